@@ -1,0 +1,26 @@
+# The two commands of the README:  `make run`  (set up + serve the demo models)  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test demo-store clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)  ## set everything up and serve the shipped demo store on http://127.0.0.1:8000
+	$(BIN)/python -m service
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+demo-store: $(STAMP)  ## rebuild the shipped demo store deterministically
+	$(BIN)/python -m training demo --store models_store/store --force
+
+clean:
+	rm -rf $(VENV) .pytest_cache

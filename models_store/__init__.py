@@ -1,0 +1,46 @@
+"""The stored-model contract shared by ``training`` (writer) and ``service`` (reader).
+
+Everything public is re-exported here; the modules behind it are small and one concept each.
+"""
+
+from pathlib import Path
+
+from .architecture import (
+    ArchitectureSpec,
+    ConvEncoderSpec,
+    FieldSpec,
+    FlattenEncoderSpec,
+    OdeClassifier,
+    build_network,
+)
+from .checkpoint import load_golden, load_network, load_weights, weights_to_bytes
+from .errors import IntegrityError, InvalidName, ModelNotFound, PublishError, StoreError, VersionNotFound
+from .integrity import sha256_file, verify_folder
+from .manifest import (
+    GOLDEN_FILE,
+    MANIFEST_FILE,
+    ONNX_FILES,
+    SCHEMA_VERSION,
+    WEIGHTS_FILE,
+    Golden,
+    InputSpec,
+    Manifest,
+    NfeStats,
+    SolverDefaults,
+    SplitMetrics,
+    TrainingRecord,
+)
+from .naming import LATEST, parse_version_ref, validate_alias, validate_name
+from .store import ModelStore
+
+DEFAULT_STORE_ROOT = Path(__file__).resolve().parent / "store"
+"""The shipped demo store, committed with the repository."""
+
+__all__ = [
+    "DEFAULT_STORE_ROOT", "GOLDEN_FILE", "LATEST", "MANIFEST_FILE", "ONNX_FILES", "SCHEMA_VERSION",
+    "WEIGHTS_FILE", "ArchitectureSpec", "ConvEncoderSpec", "FieldSpec", "FlattenEncoderSpec", "Golden",
+    "InputSpec", "IntegrityError", "InvalidName", "Manifest", "ModelNotFound", "ModelStore", "NfeStats",
+    "OdeClassifier", "PublishError", "SolverDefaults", "SplitMetrics", "StoreError", "TrainingRecord",
+    "VersionNotFound", "build_network", "load_golden", "load_network", "load_weights", "parse_version_ref",
+    "sha256_file", "validate_alias", "validate_name", "verify_folder", "weights_to_bytes",
+]
