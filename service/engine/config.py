@@ -1,0 +1,54 @@
+"""Resolved solver settings and the method catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from models_store import SolverDefaults
+
+from .errors import UnknownMethod
+from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
+
+TORCHDIFFEQ_METHODS = (
+    "dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "heun2", "heun3",
+    "rk4", "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver",
+)
+NATIVE_ADAPTIVE = tuple(ADAPTIVE_TABLEAUS)
+NATIVE_FIXED = tuple(FIXED_TABLEAUS)
+ALL_METHODS = tuple(dict.fromkeys((*NATIVE_ADAPTIVE, *NATIVE_FIXED, *TORCHDIFFEQ_METHODS)))
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Fully resolved solver settings for one solve (every field set)."""
+
+    method: str
+    rtol: float
+    atol: float
+    step_size: float
+    max_steps: int
+
+    def __post_init__(self) -> None:
+        if self.method not in ALL_METHODS:
+            raise UnknownMethod(self.method, ALL_METHODS)
+
+    @classmethod
+    def resolve(cls, defaults: SolverDefaults, overrides: dict[str, Any] | None = None) -> SolverConfig:
+        """Model defaults with the request's non-None overrides applied."""
+        base = cls(defaults.method, defaults.rtol, defaults.atol, defaults.step_size, defaults.max_steps)
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        return replace(base, **given)
+
+    @property
+    def native(self) -> bool:
+        """True when our own per-sample solver runs it (batch-invariant)."""
+        return self.method in NATIVE_ADAPTIVE or self.method in NATIVE_FIXED
+
+    @property
+    def adaptive(self) -> bool:
+        return self.method in NATIVE_ADAPTIVE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "rtol": self.rtol, "atol": self.atol,
+                "step_size": self.step_size, "max_steps": self.max_steps}

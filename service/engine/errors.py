@@ -1,0 +1,32 @@
+"""Errors the engine raises; the service maps them to HTTP answers.
+
+    EngineError
+    ├── UnknownMethod        a solver name we neither implement nor can hand to torchdiffeq
+    └── StepLimitExceeded    a sample needed more than ``max_steps`` steps
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class EngineError(Exception):
+    """Base of the engine's errors."""
+
+
+class UnknownMethod(EngineError, ValueError):
+    def __init__(self, method: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown solver method {method!r}; known methods: {', '.join(known)}")
+        self.method = method
+        self.known = tuple(known)
+
+
+class StepLimitExceeded(EngineError):
+    def __init__(self, samples: Sequence[int], max_steps: int) -> None:
+        shown = ", ".join(map(str, list(samples)[:10]))
+        super().__init__(
+            f"input(s) {shown} needed more than max_steps={max_steps} solver steps; loosen the "
+            "tolerances (rtol/atol), or raise max_steps up to the server's cap"
+        )
+        self.samples = list(samples)
+        self.max_steps = max_steps

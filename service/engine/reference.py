@@ -1,0 +1,58 @@
+"""Methods we do not run natively go through torchdiffeq, batched as it is.
+
+torchdiffeq takes one step size for the whole batch, so these answers are not batch-invariant
+and every sample reports the batch's NFE; the answer says so (``batch_invariant: false``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torchdiffeq
+
+from .errors import StepLimitExceeded
+from .integrate import Solution
+from .rk import Field
+
+FIXED_GRID = frozenset({"euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams",
+                        "fixed_adams"})
+_NO_STEP_LIMIT = frozenset({"scipy_solver"})
+
+
+class _Counted(torch.nn.Module):
+    """Adapts a per-sample field to torchdiffeq's scalar time and counts evaluations."""
+
+    def __init__(self, field: Field) -> None:
+        super().__init__()
+        self.field = field
+        self.nfe = 0
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self.nfe += 1
+        return self.field(t.to(z.dtype).expand(z.shape[0]), z)
+
+
+def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: float, *, rtol: float,
+                    atol: float, step_size: float, max_steps: int, times: torch.Tensor | None = None) -> Solution:
+    """Solve the whole batch with torchdiffeq.odeint and report it in the engine's terms."""
+    inner = times[(times > t0) & (times < t1)] if times is not None else torch.empty(0, dtype=y0.dtype)
+    grid = torch.cat([torch.tensor([t0], dtype=y0.dtype), inner, torch.tensor([t1], dtype=y0.dtype)])
+    options: dict[str, object] = {}
+    if method in FIXED_GRID:
+        options["step_size"] = step_size
+    elif method not in _NO_STEP_LIMIT:
+        options["max_num_steps"] = max_steps
+    counted = _Counted(field)
+    try:
+        states = torchdiffeq.odeint(counted, y0, grid, rtol=rtol, atol=atol, method=method, options=options)
+    except AssertionError as exc:
+        if "max_num_steps" in str(exc):
+            raise StepLimitExceeded(range(y0.shape[0]), max_steps) from exc
+        raise
+    batch = y0.shape[0]
+    outputs = None
+    if times is not None:
+        index = torch.searchsorted(grid, times)
+        outputs = states[index]
+    full = torch.full((batch,), counted.nfe, dtype=torch.long)
+    return Solution(final=states[-1], outputs=outputs, nfe=full, accepted=torch.zeros(batch, dtype=torch.long),
+                    rejected=torch.zeros(batch, dtype=torch.long), failed=torch.zeros(batch, dtype=torch.bool))
