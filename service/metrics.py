@@ -1,0 +1,250 @@
+"""Prometheus metrics of the service, kept in an injected ``CollectorRegistry``.
+
+Names follow Prometheus conventions: ``odeserve_`` prefix, base units (seconds), ``_total`` on
+counters. Labels hold only bounded values: model names and versions of the store (never raw
+request text), the route template as ``endpoint``, the HTTP status, the solver method.
+
+Several uvicorn workers (multiprocess mode)
+    prometheus-client decides per process, when it is first imported, whether values live in
+    memory or in mmap files under ``PROMETHEUS_MULTIPROC_DIR``. The launcher therefore calls
+    :func:`prepare_multiprocess_dir` before it starts the workers; each worker inherits the
+    variable, and ``/metrics`` in any worker answers for all of them (:meth:`Metrics.render`).
+    Counters and histograms of a worker that died stay in the folder: totals never go backwards.
+    Gauges use ``live*`` modes, so a dead worker's gauge file is deleted (:func:`mark_worker_dead`):
+    a worker does it for itself at shutdown (:meth:`Metrics.close`), and :meth:`Metrics.render`
+    for any worker whose process no longer exists (killed, crashed). A new launch empties the
+    folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import NamedTuple
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QUEUE_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+NFE_BUCKETS = tuple(float(2**k) for k in range(1, 17))  # 2 .. 65536
+BATCH_SIZE_BUCKETS = tuple(float(2**k) for k in range(0, 13))  # 1 .. 4096
+
+_MODEL = ("model", "version")
+_SOLVE = (*_MODEL, "method")
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+class LoadedVersion(NamedTuple):
+    """One model version the registry serves, as the metrics see it."""
+
+    model: str
+    version: str
+    family: str
+    method: str
+    golden_nfe: float
+    """Mean per-sample NFE of the version's golden inputs at its default solver."""
+
+
+class Metrics:
+    """Every metric of the service, registered in ``registry`` (one per app, never the global one)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._multiproc_dir = _multiproc_dir_of_this_process()
+        self._loaded: set[LoadedVersion] = set()
+        self.requests = Counter(
+            "odeserve_requests", "HTTP requests answered.",
+            (*_MODEL, "endpoint", "status"), registry=registry,
+        )
+        self.request_duration = Histogram(
+            "odeserve_request_duration_seconds", "Time from request received to response sent.",
+            (*_MODEL, "endpoint"), buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.sample_nfe = Histogram(
+            "odeserve_sample_nfe", "Function evaluations the ODE solver spent on one sample.",
+            _SOLVE, buckets=NFE_BUCKETS, registry=registry,
+        )
+        self.solver_steps = Counter(
+            "odeserve_solver_steps", "Solver steps taken, by outcome (accepted or rejected).",
+            (*_SOLVE, "outcome"), registry=registry,
+        )
+        self.batch_size = Histogram(
+            "odeserve_batch_size", "Samples solved together in one batch.",
+            _SOLVE, buckets=BATCH_SIZE_BUCKETS, registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "odeserve_queue_wait_seconds", "Time a request waited before its batch started solving.",
+            _SOLVE, buckets=QUEUE_WAIT_BUCKETS, registry=registry,
+        )
+        self.in_flight = Gauge(
+            "odeserve_in_flight_requests", "Requests being handled right now (all workers).",
+            registry=registry, multiprocess_mode="livesum",
+        )
+        # livemax: every worker loads the same versions, so the max over live workers is the value
+        # of any one of them, with a single series and no pid label.
+        self.version_info = Gauge(
+            "odeserve_model_version_info", "1 for each model version being served (0 once unloaded).",
+            (*_MODEL, "family", "method"), registry=registry, multiprocess_mode="livemax",
+        )
+        self.load_failures = Counter(
+            "odeserve_model_load_failures", "Model versions that failed to load (once per worker).",
+            _MODEL, registry=registry,
+        )
+        self.golden_nfe_baseline = Gauge(
+            "odeserve_golden_nfe_baseline",
+            "Mean per-sample NFE of a version's golden inputs at its default solver.",
+            _SOLVE, registry=registry, multiprocess_mode="livemax",
+        )
+
+    def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
+        """Count one answered request; ``model``/``version`` are "" where none was resolved."""
+        self.requests.labels(model, version, endpoint, str(status)).inc()
+        self.request_duration.labels(model, version, endpoint).observe(seconds)
+
+    def observe_solve(
+        self, model: str, version: str, method: str,
+        nfe: Sequence[int], accepted: Sequence[int], rejected: Sequence[int],
+        queue_waits: Sequence[float],
+    ) -> None:
+        """Record one solved batch: per-sample NFE and steps, and each request's queue wait.
+
+        The batch size is the number of samples, ``len(nfe)``.
+        """
+        if not len(nfe) == len(accepted) == len(rejected):
+            raise ValueError("nfe, accepted and rejected need one entry per sample")
+        labels = (model, version, method)
+        for count in nfe:
+            self.sample_nfe.labels(*labels).observe(count)
+        self.solver_steps.labels(*labels, "accepted").inc(sum(accepted))
+        self.solver_steps.labels(*labels, "rejected").inc(sum(rejected))
+        self.batch_size.labels(*labels).observe(len(nfe))
+        for seconds in queue_waits:
+            self.queue_wait.labels(*labels).observe(seconds)
+
+    def track_in_flight(self) -> AbstractContextManager[None]:
+        """Context manager counting the request it wraps as in flight."""
+        return self.in_flight.track_inprogress()
+
+    def set_loaded_versions(self, loaded: Iterable[LoadedVersion]) -> None:
+        """Publish the versions now served; versions served before but not now are withdrawn."""
+        loaded = set(loaded)
+        for gone in self._loaded - loaded:
+            self._withdraw(gone)
+        for item in loaded:
+            self._publish(item)
+        self._loaded = loaded
+
+    def count_load_failure(self, model: str, version: str) -> None:
+        """Count a version that could not be loaded (integrity, golden mismatch, bad manifest)."""
+        self.load_failures.labels(model, version).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The body and content type of ``GET /metrics``: this process, or all workers."""
+        if self._multiproc_dir is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        _drop_dead_workers(self._multiproc_dir)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self._multiproc_dir)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """At worker shutdown: withdraw this process's live gauges from the multiprocess folder."""
+        if self._multiproc_dir is not None:
+            mark_worker_dead(os.getpid(), self._multiproc_dir)
+
+    def _publish(self, item: LoadedVersion) -> None:
+        self.version_info.labels(item.model, item.version, item.family, item.method).set(1)
+        self.golden_nfe_baseline.labels(item.model, item.version, item.method).set(item.golden_nfe)
+        # Create the default method's series at zero, so the first requests count in rate().
+        solve = (item.model, item.version, item.method)
+        for histogram in (self.sample_nfe, self.batch_size, self.queue_wait):
+            histogram.labels(*solve)
+        for outcome in ("accepted", "rejected"):
+            self.solver_steps.labels(*solve, outcome)
+
+    def _withdraw(self, item: LoadedVersion) -> None:
+        info = (item.model, item.version, item.family, item.method)
+        if self._multiproc_dir is None:
+            self.version_info.remove(*info)
+            self.golden_nfe_baseline.remove(item.model, item.version, item.method)
+        else:  # mmap files cannot forget a series; 0 marks it unloaded (alerts join on == 1)
+            self.version_info.labels(*info).set(0)
+
+
+def prepare_multiprocess_dir(path: Path | None, workers: int) -> Path | None:
+    """Set up multiprocess metrics before the launcher starts its workers; returns the folder.
+
+    The folder is ``path``, else ``$PROMETHEUS_MULTIPROC_DIR``, else (``workers > 1``) a fresh
+    temporary folder removed at exit. One worker without either runs single-process (``None``).
+    Stale ``*.db`` files of a previous run are deleted; the variable is set for the workers.
+    """
+    if path is None:
+        path = _default_multiprocess_dir(workers)
+    elif workers == 1 and values.ValueClass is values.MutexValue:
+        raise ValueError(f"a metrics folder with one worker needs {MULTIPROC_ENV} set before the start")
+    if path is None:
+        return None
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def _default_multiprocess_dir(workers: int) -> Path | None:
+    if os.environ.get(MULTIPROC_ENV):
+        return Path(os.environ[MULTIPROC_ENV])
+    if workers == 1:
+        return None
+    path = Path(tempfile.mkdtemp(prefix="odeserve-metrics-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def mark_worker_dead(pid: int, path: Path | None = None) -> None:
+    """Drop the live gauges (in-flight, loaded versions, baselines) of a worker that has exited."""
+    mark_process_dead(pid, str(path) if path is not None else None)
+
+
+def _multiproc_dir_of_this_process() -> Path | None:
+    """The multiprocess folder, checked to be set before prometheus-client chose its value class."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if not configured:
+        return None
+    if values.ValueClass is values.MutexValue:
+        raise RuntimeError(f"{MULTIPROC_ENV} was set after prometheus_client was imported in this process")
+    return Path(configured)
+
+
+def _drop_dead_workers(path: Path) -> None:
+    for file in path.iterdir():
+        match = _LIVE_GAUGE_FILE.fullmatch(file.name)
+        if match and not _process_exists(int(match.group(1))):
+            mark_worker_dead(int(match.group(1)), path)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
