@@ -1,0 +1,126 @@
+"""The app factory and its lifespan; error handlers that turn every failure into one JSON shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import torch
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from models_store import ModelStore, StoreError
+
+from .body_limit import BodyLimitMiddleware
+from .deps import Runtime
+from .engine import EngineError
+from .errors import (
+    RequestValidationFailed,
+    ServiceError,
+    error_response,
+    for_status,
+    from_foreign,
+    validation_details,
+)
+from .inference import Executor
+from .poller import StorePoller
+from .registry import Registry
+from .routes import ROUTERS
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Serves Neural ODE and Augmented Neural ODE classifiers from a versioned model store.
+
+Every call may override the ODE solver (`method`, `rtol`, `atol`, `step_size`, `max_steps`); every
+answer says which version and solver settings were used and how many function evaluations (NFE)
+each input needed. Native methods solve each input with its own step size, so an answer does not
+depend on what else was in the request (`batch_invariant: true`).
+
+Errors are JSON: `{"error": {"type", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the store is opened and models are loaded by the lifespan, not here."""
+    settings = settings if settings is not None else Settings()
+    app = FastAPI(title="odeserve", version="1.0.0", description=DESCRIPTION, lifespan=_lifespan)
+    app.state.settings = settings
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    torch.set_num_threads(settings.torch_threads)
+    registry = Registry(ModelStore(settings.store))
+    changes = await anyio.to_thread.run_sync(registry.refresh)
+    log.info("store %s: %d versions loaded, %d failed", settings.store, changes.loaded_versions,
+             changes.failed_versions)
+    runtime = Runtime(settings, registry, Executor(settings.inference_threads))
+    app.state.runtime = runtime
+    poller = StorePoller(registry, settings.poll_interval_s)
+    poller.start()
+    try:
+        yield
+    finally:
+        runtime.draining = True
+        await poller.stop()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(EngineError, _foreign_error)
+    app.add_exception_handler(StoreError, _foreign_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = validation_details(exc.errors())
+    return error_response(RequestValidationFailed(_validation_message(details), details))
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    """The first problem in words (where it is, what is wrong), and how many more there are."""
+    if not details:
+        return "the request is not valid"
+    first = details[0]
+    if first["type"] == "json_invalid":
+        return f"the request body is not valid JSON: {first.get('ctx', {}).get('error', 'cannot parse it')}"
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: f"no route {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+    return error_response(for_status(exc.status_code, message, exc.headers))
+
+
+async def _foreign_error(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(from_foreign(exc))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ServiceError("internal server error"))

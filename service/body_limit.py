@@ -1,0 +1,72 @@
+"""A pure ASGI middleware that refuses request bodies over a size limit with 413.
+
+A declared Content-Length over the limit is refused before reading; a chunked body is read (up to
+the limit) before the app sees it, so the app never holds more than ``max_bytes`` of one body.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import BadRequest, PayloadTooLarge, ServiceError, error_response
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_declared(scope)
+            body = await self._read(receive)
+        except ServiceError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        if body is not None:  # None: the client left before sending its whole body
+            await self.app(scope, _replay(body, receive), send)
+
+    def _check_declared(self, scope: Scope) -> None:
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise BadRequest("the Content-Length header is not a number") from None
+                if declared > self.max_bytes:
+                    raise self._too_large()
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is larger than this server's limit of {self.max_bytes} bytes",
+                               {"max_body_bytes": self.max_bytes}, headers={"Connection": "close"})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hand the buffered body to the app once, then pass through (so disconnects are still seen)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

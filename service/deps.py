@@ -1,0 +1,61 @@
+"""What routes depend on, as ``Annotated`` aliases read from ``app.state`` (built by the lifespan)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from pydantic import SecretStr
+
+from .errors import Forbidden, Unauthorized
+from .inference import Executor
+from .registry import Registry
+from .settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass
+class Runtime:
+    """Everything the lifespan opens; one per app."""
+
+    settings: Settings
+    registry: Registry
+    executor: Executor
+    draining: bool = False
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+_inference_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="ApiKey", auto_error=False,
+                              description="needed when the server sets ODESERVE_API_KEY")
+_admin_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="AdminApiKey", auto_error=False,
+                          description="the server's ODESERVE_ADMIN_API_KEY")
+
+
+def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
+    """Inference and model routes: open unless the server sets an API key."""
+    if rt.settings.api_key is not None:
+        _check_key(rt.settings.api_key, given)
+
+
+def require_admin_key(rt: RuntimeDep, given: Annotated[str | None, Security(_admin_key)]) -> None:
+    """Admin routes: disabled unless the server sets an admin key, then that key is required."""
+    if rt.settings.admin_api_key is None:
+        raise Forbidden("admin endpoints are disabled: start the server with ODESERVE_ADMIN_API_KEY set")
+    _check_key(rt.settings.admin_api_key, given)
+
+
+def _check_key(expected: SecretStr, given: str | None) -> None:
+    if not given:
+        raise Unauthorized(f"this endpoint needs an API key in the {API_KEY_HEADER} header",
+                           headers={"WWW-Authenticate": f"ApiKey header={API_KEY_HEADER}"})
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Forbidden("the API key is not valid")

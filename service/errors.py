@@ -1,0 +1,196 @@
+"""Errors the service answers with; each class carries its HTTP status and a stable ``type``.
+
+    ServiceError                      500 internal_error (also the answer to anything unexpected)
+    ├── InvalidRequest                422 invalid_request
+    │   ├── RequestValidationFailed   422 validation_error      the body does not fit the schema
+    │   ├── InputShapeError           422 input_shape           a sample's size does not fit the model
+    │   ├── LimitExceeded             422 limit_exceeded        more than the server allows
+    │   ├── UnknownSolverMethod       422 unknown_method        (engine UnknownMethod)
+    │   └── StepLimitReached          422 step_limit_exceeded   (engine StepLimitExceeded)
+    ├── Unauthorized                  401 unauthorized          no API key sent
+    ├── Forbidden                     403 forbidden             wrong API key, or admin disabled
+    ├── NotFound                      404 not_found             no such route
+    │   ├── ModelNotFound             404 model_not_found
+    │   ├── VersionNotFound           404 version_not_found
+    │   ├── AliasNotFound             404 alias_not_found
+    │   └── InvalidName               404 invalid_name          (store InvalidName; never a path)
+    ├── BadRequest                    400 bad_request           a body that cannot be read
+    ├── MethodNotAllowed              405 method_not_allowed
+    ├── PayloadTooLarge               413 payload_too_large
+    └── Unavailable                   503 unavailable
+        └── VersionUnavailable        503 version_unavailable   the version failed to load
+
+Every answer is ``{"error": {"type", "message", "details"}}``; :func:`error_response` builds it,
+and :func:`from_foreign` turns the engine's and the store's errors into this tree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+import models_store
+from service.engine import StepLimitExceeded, UnknownMethod
+
+
+class ServiceError(Exception):
+    """Base of every error the service answers with."""
+
+    status: int = 500
+    type: str = "internal_error"
+
+    def __init__(self, message: str, details: Any = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+class InvalidRequest(ServiceError):
+    status, type = 422, "invalid_request"
+
+
+class RequestValidationFailed(InvalidRequest):
+    type = "validation_error"
+
+
+class InputShapeError(InvalidRequest):
+    type = "input_shape"
+
+
+class LimitExceeded(InvalidRequest):
+    type = "limit_exceeded"
+
+
+class UnknownSolverMethod(InvalidRequest):
+    type = "unknown_method"
+
+
+class StepLimitReached(InvalidRequest):
+    type = "step_limit_exceeded"
+
+
+class Unauthorized(ServiceError):
+    status, type = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, type = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, type = 404, "not_found"
+
+
+class ModelNotFound(NotFound):
+    type = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    type = "version_not_found"
+
+
+class AliasNotFound(NotFound):
+    type = "alias_not_found"
+
+
+class InvalidName(NotFound):
+    type = "invalid_name"
+
+
+class MethodNotAllowed(ServiceError):
+    status, type = 405, "method_not_allowed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, type = 413, "payload_too_large"
+
+
+class BadRequest(ServiceError):
+    status, type = 400, "bad_request"
+
+
+class Unavailable(ServiceError):
+    status, type = 503, "unavailable"
+
+
+class VersionUnavailable(Unavailable):
+    type = "version_unavailable"
+
+
+_BY_STATUS: dict[int, type[ServiceError]] = {
+    cls.status: cls for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed,
+                                PayloadTooLarge, Unavailable)
+}
+
+
+def for_status(status: int, message: str, headers: Mapping[str, str] | None = None) -> ServiceError:
+    """The error for a plain HTTP status raised by the framework (404 route, 405 method, ...)."""
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls(message, headers=headers)
+    err = ServiceError(message, headers=headers)
+    err.status, err.type = status, _snake(status)
+    return err
+
+
+def from_foreign(exc: Exception) -> ServiceError:
+    """The engine's and the store's errors, as service errors (the same message)."""
+    if isinstance(exc, UnknownMethod):
+        return UnknownSolverMethod(str(exc), {"method": exc.method, "known": list(exc.known)})
+    if isinstance(exc, StepLimitExceeded):
+        return StepLimitReached(str(exc), {"inputs": exc.samples[:100], "max_steps": exc.max_steps})
+    if isinstance(exc, models_store.InvalidName):
+        return InvalidName(str(exc))
+    if isinstance(exc, models_store.ModelNotFound):
+        return ModelNotFound(str(exc))
+    if isinstance(exc, models_store.VersionNotFound):
+        return VersionNotFound(str(exc))
+    return ServiceError("internal server error")
+
+
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's error list made JSON-safe and short (no URLs, inputs shown as short text)."""
+    return [_clean_error(err) for err in errors]
+
+
+def error_response(exc: ServiceError) -> JSONResponse:
+    body = {"error": {"type": exc.type, "message": exc.message, "details": exc.details}}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers or None)
+
+
+def _clean_error(err: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": str(err.get("type", "")),
+        "loc": [p if isinstance(p, int) else str(p) for p in err.get("loc", ())],
+        "msg": str(err.get("msg", "")),
+    }
+    if "input" in err and not isinstance(err["input"], (list, dict)):
+        out["input"] = _short(err["input"])
+    if err.get("ctx"):
+        out["ctx"] = {str(k): _json_scalar(v) for k, v in err["ctx"].items()}
+    return out
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return _short(value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _snake(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "http_error"

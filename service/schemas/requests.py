@@ -1,0 +1,89 @@
+"""Request bodies: strict, bounded, ``extra="forbid"``; limits that depend on settings are checked in codec."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from . import examples
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A JSON number: NaN and Infinity (which Python's JSON parser accepts) and strings are refused."""
+
+Tolerance = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, lt=1)]
+_DEPTH_TAGS = {1: "flat", 2: "nested2", 3: "nested3"}
+
+
+def _sample_depth(value: Any) -> str | None:
+    """How deeply a sample is nested (one tag per depth, so only one schema is tried)."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        if not value:
+            break
+        value = value[0]
+    return _DEPTH_TAGS.get(depth)
+
+
+Sample = Annotated[
+    Annotated[list[FiniteFloat], Tag("flat")]
+    | Annotated[list[list[FiniteFloat]], Tag("nested2")]
+    | Annotated[list[list[list[FiniteFloat]]], Tag("nested3")],
+    Discriminator(
+        _sample_depth,
+        custom_error_type="sample_type",
+        custom_error_message="each sample must be a list of numbers, flat or nested in the model's input shape",
+    ),
+]
+
+
+class SolverRequest(BaseModel):
+    """Overrides of the model's default solver; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SOLVER]})
+
+    method: str | None = Field(
+        default=None, min_length=1, max_length=32,
+        description="an explicit Runge-Kutta method, e.g. dopri5 (adaptive) or rk4 (fixed step)",
+    )
+    rtol: Tolerance | None = Field(default=None, description="relative tolerance (adaptive methods)")
+    atol: Tolerance | None = Field(default=None, description="absolute tolerance (adaptive methods)")
+    step_size: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)] | None = Field(
+        default=None, description="step size (fixed-step methods)"
+    )
+    max_steps: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        default=None, description="most solver steps per sample; the server caps it"
+    )
+
+
+class PredictRequest(BaseModel):
+    """Inputs to classify, and optionally solver settings."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.PREDICT_REQUEST]})
+
+    inputs: list[Sample] = Field(
+        min_length=1,
+        description="one entry per sample: flat (prod(input shape) numbers) or nested in the input "
+        "shape; at most the server's max_inputs (default 1024)",
+    )
+    solver: SolverRequest | None = None
+
+
+class TrajectoryRequest(PredictRequest):
+    """Inputs and the times at which to report z(t); give ``times`` or ``num_points`` (default 20)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.TRAJECTORY_REQUEST]})
+
+    times: list[FiniteFloat] | None = Field(
+        default=None, min_length=1, description="strictly increasing, inside the model's interval"
+    )
+    num_points: Annotated[int, Field(strict=True, ge=2)] | None = Field(
+        default=None, description="evenly spaced points over the model's interval, ends included"
+    )
+
+    @model_validator(mode="after")
+    def _times_or_points(self) -> TrajectoryRequest:
+        if self.times is not None and self.num_points is not None:
+            raise ValueError("give either times or num_points, not both")
+        return self

@@ -1,0 +1,186 @@
+"""Response bodies. Built by the service itself, so routes serialise them without re-validating."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models_store import NfeStats, SplitMetrics
+
+from . import examples
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorInfo(_Out):
+    type: str = Field(description="stable machine-readable kind, e.g. model_not_found")
+    message: str = Field(description="what went wrong and what to do about it")
+    details: Any = Field(default=None, description="structured context, e.g. pydantic's error list")
+
+
+class ErrorBody(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.ERROR]})
+
+    error: ErrorInfo
+
+
+class SolverSettings(_Out):
+    """The solver settings a call actually ran with (model defaults plus the request's overrides)."""
+
+    method: str
+    rtol: float
+    atol: float
+    step_size: float
+    max_steps: int
+
+
+class PredictResponse(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.PREDICT_RESPONSE]})
+
+    model: str
+    version: int
+    predictions: list[str] = Field(description="class label of each input")
+    probabilities: list[list[float]] = Field(description="[inputs][classes], in the model's class order")
+    nfe: list[int] = Field(description="function evaluations spent on each input")
+    accepted_steps: list[int]
+    rejected_steps: list[int]
+    solver: SolverSettings
+    batch_invariant: bool = Field(description="true when each answer is independent of its batchmates")
+
+
+class TrajectoryResponse(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.TRAJECTORY_RESPONSE]})
+
+    model: str
+    version: int
+    times: list[float]
+    states: list[list[list[float]]] = Field(description="z(t) as [times][inputs][state dim incl. augmented]")
+    probabilities: list[list[list[float]]] = Field(description="class probabilities as [times][inputs][classes]")
+    predictions: list[str] = Field(description="class label of each input at the end of the interval")
+    final_probabilities: list[list[float]]
+    nfe: list[int]
+    accepted_steps: list[int]
+    rejected_steps: list[int]
+    solver: SolverSettings
+    batch_invariant: bool
+
+
+class InputInfo(_Out):
+    shape: list[int]
+    dtype: str
+    feature_names: list[str] | None = None
+
+
+class TrainingSummary(_Out):
+    dataset: str
+    epochs: int
+    metrics: dict[str, SplitMetrics] = Field(description="accuracy and loss per data split")
+    nfe: NfeStats = Field(description="per-sample NFE measured at training time")
+
+
+class ManifestSummary(_Out):
+    family: Literal["node", "anode"]
+    created_at: datetime
+    description: str
+    input: InputInfo
+    classes: list[str]
+    augment_dim: int
+    state_dim: int = Field(description="size of z(t), augmented dimensions included")
+    interval: tuple[float, float]
+    default_solver: SolverSettings
+    training: TrainingSummary | None
+
+
+class VersionSummary(_Out):
+    version: int
+    status: Literal["loaded", "failed"]
+    reason: str | None = Field(description="why a failed version is not served")
+    aliases: list[str]
+    created_at: datetime | None
+    metrics: dict[str, SplitMetrics] | None
+
+
+class ModelSummary(_Out):
+    name: str
+    latest_version: int | None
+    aliases: dict[str, int]
+    versions: list[int]
+    loaded_versions: list[int]
+    family: Literal["node", "anode"] | None
+    input_shape: list[int] | None
+    classes: list[str] | None
+    description: str
+
+
+class ModelList(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.MODEL_LIST]})
+
+    models: list[ModelSummary]
+
+
+class ModelDetail(_Out):
+    """A model: its versions (with load status) and, from its latest version, what it expects."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.MODEL_DETAIL]})
+
+    name: str
+    latest_version: int | None
+    aliases: dict[str, int]
+    versions: list[VersionSummary]
+    latest: ManifestSummary | None = Field(description="summary of the version 'latest' points at")
+
+
+class GoldenBaseline(_Out):
+    nfe_mean: float = Field(description="mean per-sample NFE of the golden inputs at the default solver")
+    samples: int
+    solver: SolverSettings
+
+
+class VersionDetail(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.VERSION_DETAIL]})
+
+    name: str
+    version: int
+    status: Literal["loaded", "failed"]
+    reason: str | None
+    aliases: list[str]
+    manifest: ManifestSummary | None
+    golden_nfe_baseline: GoldenBaseline | None
+    files: dict[str, str] = Field(description="sha256 of every stored file")
+
+
+class FailureInfo(_Out):
+    model: str
+    version: int
+    reason: str
+
+
+class ReloadReport(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.RELOAD_REPORT]})
+
+    loaded: list[str] = Field(description="versions newly loaded (name/version)")
+    failed: list[FailureInfo] = Field(description="versions that newly failed to load")
+    removed: list[str] = Field(description="versions no longer in the store")
+    aliases_changed: list[str] = Field(description="models whose aliases moved")
+    loaded_versions: int
+    failed_versions: int
+    duration_s: float
+
+
+class Liveness(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"]
+
+
+class Readiness(_Out):
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.READINESS]})
+
+    status: Literal["ready", "not_ready"]
+    loaded_versions: int
+    failed_versions: int
+    draining: bool

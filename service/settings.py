@@ -1,0 +1,56 @@
+"""The service's configuration: one settings class, read from ``ODESERVE_*`` environment variables.
+
+``python -m service`` turns its command-line options into the same variables, so every uvicorn
+worker process builds identical settings. Every limit has a safe default and hard bounds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models_store import DEFAULT_STORE_ROOT
+
+MIB = 1 << 20
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; env var ``ODESERVE_<FIELD>`` sets ``<field>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ODESERVE_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    store: Path = DEFAULT_STORE_ROOT
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    poll_interval_s: float = Field(default=2.0, ge=0, le=3600, description="store polling; 0 disables it")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    api_key: SecretStr | None = Field(default=None, description="if set, /v1/models/** needs X-API-Key")
+    admin_api_key: SecretStr | None = Field(default=None, description="admin endpoints are off without it")
+
+    max_inputs: int = Field(default=1024, ge=1, le=65536, description="samples per request")
+    max_time_points: int = Field(default=1000, ge=2, le=100_000, description="trajectory time points")
+    max_trajectory_values: int = Field(
+        default=4_000_000, ge=1000, le=100_000_000,
+        description="numbers in one trajectory answer: time points x inputs x (state dim + classes)",
+    )
+    max_steps_cap: int = Field(default=10_000, ge=1, le=1_000_000, description="largest max_steps a request may ask")
+    min_tolerance: float = Field(default=1e-10, gt=0, lt=1, description="smallest rtol/atol a request may ask")
+    max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol a request may ask")
+    max_body_bytes: int = Field(default=8 * MIB, ge=1024, le=256 * MIB)
+    torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
+    inference_threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=256,
+        description="solves running at once per worker (threads off the event loop)",
+    )
+
+    @model_validator(mode="after")
+    def _tolerances_ordered(self) -> Settings:
+        if self.min_tolerance >= self.max_tolerance:
+            raise ValueError("min_tolerance must be smaller than max_tolerance")
+        return self
