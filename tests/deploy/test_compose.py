@@ -1,0 +1,45 @@
+"""docker-compose.yml, Dockerfile and .dockerignore: valid, and what the README promises."""
+
+from __future__ import annotations
+
+import subprocess
+
+from prometheus_harness import REPO
+
+
+def compose(*args: str) -> str:
+    result = subprocess.run(["docker-compose", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_compose_file_is_valid() -> None:
+    compose("config", "-q")
+
+
+def test_compose_services_profiles_and_volumes() -> None:
+    assert set(compose("config", "--services").split()) == {"api", "train", "prometheus", "grafana"}
+    assert compose("config", "--profiles").split() == ["train"]  # `train` runs only when asked for
+    assert set(compose("config", "--volumes").split()) == {"models", "prometheus-data", "grafana-data"}
+
+
+def test_compose_publishes_the_documented_ports() -> None:
+    config = compose("config")
+    for port in (8000, 9090, 3000):
+        assert f"published: {port}" in config or f"{port}:{port}" in config, port
+
+
+def test_image_runs_as_a_user_with_a_healthcheck_and_the_demo_store() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    lines = [line.strip() for line in dockerfile.splitlines()]
+    assert [line for line in lines if line.startswith("FROM ")] == [
+        "FROM python:3.11-slim AS build", "FROM python:3.11-slim"]
+    assert "USER odeserve" in lines and "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert "ODESERVE_STORE=/models" in dockerfile and "models_store/store /models" in dockerfile
+    assert lines[-1] == 'CMD ["python", "-m", "service", "--host", "0.0.0.0", "--port", "8000"]'
+
+
+def test_dockerignore_lets_in_only_what_the_image_copies() -> None:
+    rules = (REPO / ".dockerignore").read_text().splitlines()
+    assert "*" in rules and "!service/" in rules and "!models_store/" in rules
+    assert not any(rule.startswith("!") and ".venv" in rule for rule in rules)
