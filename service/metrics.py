@@ -3,6 +3,8 @@
 Names follow Prometheus conventions: ``odeserve_`` prefix, base units (seconds), ``_total`` on
 counters. Labels hold only bounded values: model names and versions of the store (never raw
 request text), the route template as ``endpoint``, the HTTP status, the solver method.
+:class:`MetricsMiddleware` measures every request; routes name the version that answered with
+:func:`label_served`; the engine's caller reports each solve with :meth:`Metrics.observe_solve`.
 
 Several uvicorn workers (multiprocess mode)
     prometheus-client decides per process, when it is first imported, whether values live in
@@ -23,10 +25,15 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import NamedTuple
+
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,16 +49,20 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-QUEUE_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+QUEUE_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                      2.5)
 NFE_BUCKETS = tuple(float(2**k) for k in range(1, 17))  # 2 .. 65536
 BATCH_SIZE_BUCKETS = tuple(float(2**k) for k in range(0, 13))  # 1 .. 4096
 
 _MODEL = ("model", "version")
 _SOLVE = (*_MODEL, "method")
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+_SERVED_BY = "odeserve_served_by"
+UNMATCHED = "unmatched"
+"""The ``endpoint`` label of requests that matched no route."""
 
 
-class LoadedVersion(NamedTuple):
+class ServedVersion(NamedTuple):
     """One model version the registry serves, as the metrics see it."""
 
     model: str
@@ -68,7 +79,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._multiproc_dir = _multiproc_dir_of_this_process()
-        self._loaded: set[LoadedVersion] = set()
+        self._loaded: set[ServedVersion] = set()
         self.requests = Counter(
             "odeserve_requests", "HTTP requests answered.",
             (*_MODEL, "endpoint", "status"), registry=registry,
@@ -142,7 +153,7 @@ class Metrics:
         """Context manager counting the request it wraps as in flight."""
         return self.in_flight.track_inprogress()
 
-    def set_loaded_versions(self, loaded: Iterable[LoadedVersion]) -> None:
+    def set_loaded_versions(self, loaded: Iterable[ServedVersion]) -> None:
         """Publish the versions now served; versions served before but not now are withdrawn."""
         loaded = set(loaded)
         for gone in self._loaded - loaded:
@@ -169,7 +180,7 @@ class Metrics:
         if self._multiproc_dir is not None:
             mark_worker_dead(os.getpid(), self._multiproc_dir)
 
-    def _publish(self, item: LoadedVersion) -> None:
+    def _publish(self, item: ServedVersion) -> None:
         self.version_info.labels(item.model, item.version, item.family, item.method).set(1)
         self.golden_nfe_baseline.labels(item.model, item.version, item.method).set(item.golden_nfe)
         # Create the default method's series at zero, so the first requests count in rate().
@@ -179,13 +190,56 @@ class Metrics:
         for outcome in ("accepted", "rejected"):
             self.solver_steps.labels(*solve, outcome)
 
-    def _withdraw(self, item: LoadedVersion) -> None:
+    def _withdraw(self, item: ServedVersion) -> None:
         info = (item.model, item.version, item.family, item.method)
         if self._multiproc_dir is None:
             self.version_info.remove(*info)
             self.golden_nfe_baseline.remove(item.model, item.version, item.method)
         else:  # mmap files cannot forget a series; 0 marks it unloaded (alerts join on == 1)
             self.version_info.labels(*info).set(0)
+
+
+class MetricsMiddleware:
+    """ASGI middleware: counts, times and tracks every HTTP request as in flight.
+
+    ``endpoint`` is the matched route's path template; ``model``/``version`` are what the route
+    declared with :func:`label_served`, else "". An exception escaping the app counts as a 500.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        with self.metrics.track_in_flight():
+            try:
+                await self.app(scope, receive, send_and_note_status)
+            finally:
+                seconds = time.perf_counter() - started
+                model, version = scope.get("state", {}).get(_SERVED_BY, ("", ""))
+                self.metrics.observe_request(model, version, _endpoint(scope), status, seconds)
+
+
+def label_served(request: Request, model: str, version: str) -> None:
+    """Tell :class:`MetricsMiddleware` which model version answered ``request`` (once resolved)."""
+    setattr(request.state, _SERVED_BY, (model, version))
+
+
+def _endpoint(scope: Scope) -> str:
+    route = scope.get("route")
+    return route.path if isinstance(route, Route) else UNMATCHED
 
 
 def prepare_multiprocess_dir(path: Path | None, workers: int) -> Path | None:

@@ -11,11 +11,13 @@ PANELS = json.loads(DASHBOARD.read_text())["panels"]
 
 
 def test_every_panel_has_a_target_with_an_expression() -> None:
-    assert [p["title"] for p in PANELS if not p["targets"] or not all(t["expr"].strip() for t in p["targets"])] == []
+    assert [p["title"] for p in PANELS
+            if not p["targets"] or not all(t["expr"].strip() for t in p["targets"])] == []
 
 
 def test_panels_use_the_provisioned_datasource() -> None:
-    uids = {t["datasource"]["uid"] for p in PANELS for t in p["targets"]} | {p["datasource"]["uid"] for p in PANELS}
+    uids = {t["datasource"]["uid"] for p in PANELS for t in p["targets"]}
+    uids |= {p["datasource"]["uid"] for p in PANELS}
     assert len(uids) == 1 and f"uid: {uids.pop()}" in DATASOURCE.read_text()
 
 

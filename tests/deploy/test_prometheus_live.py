@@ -2,8 +2,8 @@
 
 The exporter is ``Metrics.render()`` behind a plain HTTP server, fed with known traffic: hard
 inputs for one model version, in-distribution inputs for another, 5xx, slow requests and a
-version that failed to load. A second target that nothing answers stands for a worker that is down. The same checks against the real service live in
-test_prometheus_integration.py.
+version that failed to load. A second target that nothing answers stands for a service that is
+down. The same checks against the real service live in test_prometheus_integration.py.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import Prometheus, dashboard_queries, running_prometheus
 
-from service.metrics import LoadedVersion, Metrics
+from service.metrics import ServedVersion, Metrics
 
-HARD = LoadedVersion("moons", "1", "node", "dopri5", 26.0)
-EASY = LoadedVersion("circles", "1", "anode", "dopri5", 26.0)
+HARD = ServedVersion("moons", "1", "node", "dopri5", 26.0)
+EASY = ServedVersion("circles", "1", "anode", "dopri5", 26.0)
 PREDICT = "/v1/models/{name}/predict"
 
 
@@ -108,7 +108,8 @@ def test_error_ratio_and_latency_alerts_go_pending(prom: Prometheus) -> None:
 
 def test_a_version_that_failed_to_load_fires_at_once(prom: Prometheus) -> None:
     firing = prom.wait_for(lambda: active(prom, "OdeserveModelLoadFailure"), what="the load-failure alert")
-    assert [(a["labels"]["model"], a["labels"]["version"], a["state"]) for a in firing] == [("moons", "9", "firing")]
+    labels = [(a["labels"]["model"], a["labels"]["version"], a["state"]) for a in firing]
+    assert labels == [("moons", "9", "firing")]
 
 
 def test_service_down_goes_pending_for_the_target_nothing_answers(prom: Prometheus) -> None:

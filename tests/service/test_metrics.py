@@ -12,16 +12,23 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+import anyio
+import httpx
+from fastapi import FastAPI, Request
+
 from service.metrics import (
     MULTIPROC_ENV,
-    LoadedVersion,
+    UNMATCHED,
     Metrics,
+    MetricsMiddleware,
+    ServedVersion,
+    label_served,
     mark_worker_dead,
     prepare_multiprocess_dir,
 )
 
-MOONS = LoadedVersion("moons", "1", "node", "dopri5", 26.0)
-CIRCLES = LoadedVersion("circles", "2", "anode", "dopri5", 32.5)
+MOONS = ServedVersion("moons", "1", "node", "dopri5", 26.0)
+CIRCLES = ServedVersion("circles", "2", "anode", "dopri5", 32.5)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -51,7 +58,9 @@ def test_observe_request_counts_and_times(metrics: Metrics, registry: CollectorR
     ) == 1
 
 
-def test_observe_solve_records_samples_steps_batch_and_wait(metrics: Metrics, registry: CollectorRegistry) -> None:
+def test_observe_solve_records_samples_steps_batch_and_wait(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
     metrics.observe_solve("moons", "1", "dopri5", nfe=[26, 32, 200], accepted=[4, 5, 30],
                           rejected=[0, 0, 3], queue_waits=[0.002])
 
@@ -68,10 +77,13 @@ def test_observe_solve_records_samples_steps_batch_and_wait(metrics: Metrics, re
 
 def test_observe_solve_rejects_lists_of_different_lengths(metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="one entry per sample"):
-        metrics.observe_solve("moons", "1", "dopri5", nfe=[26, 32], accepted=[4], rejected=[0, 0], queue_waits=[])
+        metrics.observe_solve("moons", "1", "dopri5", nfe=[26, 32], accepted=[4], rejected=[0, 0],
+                              queue_waits=[])
 
 
-def test_track_in_flight_counts_while_inside_even_on_error(metrics: Metrics, registry: CollectorRegistry) -> None:
+def test_track_in_flight_counts_while_inside_even_on_error(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
     with metrics.track_in_flight():
         assert registry.get_sample_value("odeserve_in_flight_requests") == 1
     with pytest.raises(KeyError), metrics.track_in_flight():
@@ -83,11 +95,11 @@ def test_set_loaded_versions_publishes_and_withdraws(metrics: Metrics, registry:
     metrics.set_loaded_versions([MOONS, CIRCLES])
     metrics.set_loaded_versions([CIRCLES])
 
-    def info(v: LoadedVersion) -> float | None:
+    def info(v: ServedVersion) -> float | None:
         labels = {"model": v.model, "version": v.version, "family": v.family, "method": v.method}
         return registry.get_sample_value("odeserve_model_version_info", labels)
 
-    def baseline(v: LoadedVersion) -> float | None:
+    def baseline(v: ServedVersion) -> float | None:
         labels = {"model": v.model, "version": v.version, "method": v.method}
         return registry.get_sample_value("odeserve_golden_nfe_baseline", labels)
 
@@ -128,6 +140,52 @@ def test_render_single_process_is_parseable_text(metrics: Metrics) -> None:
     assert content_type.startswith("text/plain")
     names = {family.name for family in text_string_to_metric_families(body.decode())}
     assert {"odeserve_requests", "odeserve_sample_nfe", "odeserve_in_flight_requests"} <= names
+
+
+# --- the middleware ----------------------------------------------------------------------------
+
+@pytest.fixture
+def app(metrics: Metrics, registry: CollectorRegistry) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.get("/v1/models/{name}/predict")
+    def predict(name: str, request: Request) -> dict[str, float | None]:
+        label_served(request, name, "7")
+        return {"in_flight": registry.get_sample_value("odeserve_in_flight_requests")}
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("unhandled")
+
+    return app
+
+
+def get(app: FastAPI, path: str) -> httpx.Response:
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    return anyio.run(call)
+
+
+def requests_total(registry: CollectorRegistry, *labels: str) -> float | None:
+    names = ("model", "version", "endpoint", "status")
+    return registry.get_sample_value("odeserve_requests_total", dict(zip(names, labels, strict=True)))
+
+
+def test_middleware_labels_by_route_and_served_version(app: FastAPI, registry: CollectorRegistry) -> None:
+    assert get(app, "/v1/models/moons/predict").json() == {"in_flight": 1}
+    assert requests_total(registry, "moons", "7", "/v1/models/{name}/predict", "200") == 1
+    assert registry.get_sample_value("odeserve_in_flight_requests") == 0
+
+
+def test_middleware_counts_unmatched_paths_and_errors(app: FastAPI, registry: CollectorRegistry) -> None:
+    assert get(app, "/no/such/path").status_code == 404
+    assert get(app, "/boom").status_code == 500
+    assert requests_total(registry, "", "", UNMATCHED, "404") == 1
+    assert requests_total(registry, "", "", "/boom", "500") == 1
 
 
 # --- multiprocess mode -------------------------------------------------------------------------
@@ -173,10 +231,10 @@ def test_metrics_refuse_an_env_set_after_import(tmp_path: Path, monkeypatch: pyt
 WORKER = textwrap.dedent("""
     import sys
     from prometheus_client import CollectorRegistry
-    from service.metrics import LoadedVersion, Metrics
+    from service.metrics import ServedVersion, Metrics
 
     metrics = Metrics(CollectorRegistry())
-    metrics.set_loaded_versions([LoadedVersion("moons", "1", "node", "dopri5", 26.0)])
+    metrics.set_loaded_versions([ServedVersion("moons", "1", "node", "dopri5", 26.0)])
     for _ in range(int(sys.argv[1])):
         metrics.observe_request("moons", "1", "/v1/models/{name}/predict", 200, 0.01)
         metrics.observe_solve("moons", "1", "dopri5", [26, 40], [4, 6], [0, 1], [0.001])
@@ -213,7 +271,8 @@ def test_multiprocess_two_workers_are_summed_and_dead_workers_drop_out(tmp_path:
         assert worker.stdout.readline().strip() == "ready"
 
     live = _collect(env)
-    predict = (("endpoint", "/v1/models/{name}/predict"), ("model", "moons"), ("status", "200"), ("version", "1"))
+    predict = (("endpoint", "/v1/models/{name}/predict"), ("model", "moons"), ("status", "200"),
+               ("version", "1"))
     solve = (("method", "dopri5"), ("model", "moons"), ("version", "1"))
     info = (("family", "node"), ("method", "dopri5"), ("model", "moons"), ("version", "1"))
     assert live["odeserve_requests_total", predict] == 8
