@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
+
 from models_store import SolverDefaults
 
 from .errors import UnknownMethod
@@ -52,3 +54,25 @@ class SolverConfig:
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "rtol": self.rtol, "atol": self.atol,
                 "step_size": self.step_size, "max_steps": self.max_steps}
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """Per-sample tolerances and budgets: requests with different settings share one batch."""
+
+    rtol: torch.Tensor
+    atol: torch.Tensor
+    step_size: torch.Tensor
+    max_steps: torch.Tensor
+
+    @classmethod
+    def stack(cls, parts: list[tuple[SolverConfig, int]]) -> SampleSettings:
+        """Concatenate the settings of several requests, ``n`` samples each."""
+        col = lambda attr, dtype: torch.cat(  # noqa: E731
+            [torch.full((n,), getattr(cfg, attr), dtype=dtype) for cfg, n in parts])
+        return cls(rtol=col("rtol", torch.float64), atol=col("atol", torch.float64),
+                   step_size=col("step_size", torch.float64), max_steps=col("max_steps", torch.long))
+
+    @classmethod
+    def uniform(cls, config: SolverConfig, batch: int) -> SampleSettings:
+        return cls.stack([(config, batch)])

@@ -10,9 +10,12 @@ import torch
 
 from models_store import Manifest, OdeClassifier
 
-from .config import SolverConfig
+from .backends import Backend, BackendName, TorchBackend, select_backend
+from .config import SampleSettings, SolverConfig
 from .integrate import Solution
-from .solve import solve
+from .solve import check_budget, raise_failures, solve
+
+_PROBE_SAMPLES = 16
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,14 @@ class Prediction:
     rejected: list[int]
     batch_invariant: bool
 
+    @classmethod
+    def of(cls, probabilities: np.ndarray, sol: Solution, rows: slice, batch_invariant: bool) -> Prediction:
+        """The answer for ``rows`` of a solved batch."""
+        probs = probabilities[rows]
+        return cls(labels=probs.argmax(axis=1).tolist(), probabilities=probs, nfe=sol.nfe[rows].tolist(),
+                   accepted=sol.accepted[rows].tolist(), rejected=sol.rejected[rows].tolist(),
+                   batch_invariant=batch_invariant)
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -38,38 +49,54 @@ class Trajectory:
 
 
 class ModelRunner:
-    """Runs one model version in float64 (tight tolerances stay meaningful; rows stay independent)."""
+    """Runs one model version in float64 (tight tolerances stay meaningful; rows stay independent).
 
-    def __init__(self, network: OdeClassifier, manifest: Manifest) -> None:
+    Predictions go through the selected backend; trajectories (dense output) always run on torch.
+    """
+
+    def __init__(self, network: OdeClassifier, manifest: Manifest, field_onnx: bytes | None = None,
+                 backend: BackendName = "torch") -> None:
         self.manifest = manifest
-        self.network = copy.deepcopy(network).to(torch.float64).eval()
+        self.network = copy.deepcopy(network).to(torch.float64).eval().requires_grad_(False)
         self.interval = (float(manifest.interval[0]), float(manifest.interval[1]))
         self.input_shape = tuple(manifest.input.shape)
+        self.reference = TorchBackend(self.network.field, self.interval)
+        default = SolverConfig.resolve(manifest.default_solver)
+        probe = self.encode(np.random.default_rng(0).normal(size=(_PROBE_SAMPLES, *self.input_shape)))
+        self.backend: Backend
+        self.backend, self.backend_note = select_backend(
+            backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES))
+
+    def encode(self, inputs: np.ndarray) -> torch.Tensor:
+        """z(0) for a batch [B, *input_shape] (augmented dimensions included)."""
+        x = torch.as_tensor(np.asarray(inputs, dtype=np.float64)).reshape(-1, *self.input_shape)
+        with torch.inference_mode():
+            return self.network.initial_state(x)
+
+    def probabilities(self, states: torch.Tensor) -> np.ndarray:
+        """Class probabilities for states [..., D]."""
+        with torch.inference_mode():
+            return torch.softmax(self.network.head(states), dim=-1).numpy()
+
+    def solve_batch(self, inputs: np.ndarray, method: str, settings: SampleSettings) -> tuple[Solution, np.ndarray]:
+        """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised."""
+        sol = self.backend.solve(method, self.encode(inputs), settings)
+        return sol, self.probabilities(sol.final)
 
     def predict(self, inputs: np.ndarray, config: SolverConfig) -> Prediction:
-        """Classify a batch [B, *input_shape]."""
-        sol = self._solve(inputs, config, None)
-        return self._prediction(sol, config)
+        """Classify a batch [B, *input_shape] with one solver config."""
+        batch = len(inputs)
+        check_budget(config, self.interval, batch)
+        sol, probs = self.solve_batch(inputs, config.method, SampleSettings.uniform(config, batch))
+        raise_failures(sol, config.max_steps)
+        return Prediction.of(probs, sol, slice(None), config.native)
 
     def trajectory(self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig) -> Trajectory:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
-        sol = self._solve(inputs, config, grid)
+        with torch.inference_mode():
+            sol = solve(self.network.field, self.encode(inputs), self.interval, config, grid)
         assert sol.outputs is not None
-        with torch.inference_mode():
-            probs = torch.softmax(self.network.head(sol.outputs), dim=-1)
-        return Trajectory(final=self._prediction(sol, config), times=grid.tolist(),
-                          states=sol.outputs.numpy(), probabilities=probs.numpy())
-
-    def _solve(self, inputs: np.ndarray, config: SolverConfig, times: torch.Tensor | None) -> Solution:
-        x = torch.as_tensor(np.asarray(inputs, dtype=np.float64)).reshape(-1, *self.input_shape)
-        with torch.inference_mode():
-            z0 = self.network.initial_state(x)
-            return solve(self.network.field, z0, self.interval, config, times)
-
-    def _prediction(self, sol: Solution, config: SolverConfig) -> Prediction:
-        with torch.inference_mode():
-            probs = torch.softmax(self.network.head(sol.final), dim=-1)
-        return Prediction(labels=probs.argmax(dim=1).tolist(), probabilities=probs.numpy(),
-                          nfe=sol.nfe.tolist(), accepted=sol.accepted.tolist(), rejected=sol.rejected.tolist(),
-                          batch_invariant=config.native)
+        final = Prediction.of(self.probabilities(sol.final), sol, slice(None), config.native)
+        return Trajectory(final=final, times=grid.tolist(), states=sol.outputs.numpy(),
+                          probabilities=self.probabilities(sol.outputs))

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .config import SolverConfig
+from .config import SampleSettings, SolverConfig
 from .errors import StepLimitExceeded
 from .integrate import Solution, integrate
 from .reference import FIXED_GRID, solve_reference
@@ -19,25 +19,45 @@ def fixed_steps_needed(config: SolverConfig, t0: float, t1: float) -> int:
     return max(1, math.ceil((t1 - t0) / config.step_size * (1 - 1e-10)))
 
 
-def solve(field: Field, y0: torch.Tensor, interval: tuple[float, float], config: SolverConfig,
-          times: torch.Tensor | None = None) -> Solution:
-    """Solve every row of ``y0`` over ``interval``; ``times`` (sorted, inside) adds dense states.
+def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int) -> None:
+    """Refuse a fixed-grid request whose grid alone exceeds ``max_steps``, before any work."""
+    if config.method in FIXED_GRID and fixed_steps_needed(config, *interval) > config.max_steps:
+        raise StepLimitExceeded(range(batch), config.max_steps)
 
-    Raises StepLimitExceeded naming the samples that needed more than ``max_steps`` steps.
+
+def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float], method: str,
+                  settings: SampleSettings, times: torch.Tensor | None = None) -> Solution:
+    """Solve every row with its own settings; samples over budget come back ``failed``.
+
+    Methods without a tableau go to torchdiffeq, which needs one setting for the whole batch
+    (the first row's) and raises StepLimitExceeded itself.
     """
     t0, t1 = interval
     if times is not None and (bool((times < t0).any()) or bool((times > t1).any())):
         raise ValueError("times must lie inside the integration interval")
-    batch = y0.shape[0]
-    if config.method in FIXED_GRID and fixed_steps_needed(config, t0, t1) > config.max_steps:
-        raise StepLimitExceeded(range(batch), config.max_steps)
-    tableau = ADAPTIVE_TABLEAUS.get(config.method) or FIXED_TABLEAUS.get(config.method)
+    tableau = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS.get(method)
     if tableau is None:
-        return solve_reference(field, config.method, y0, t0, t1, rtol=config.rtol, atol=config.atol,
-                               step_size=config.step_size, max_steps=config.max_steps, times=times)
-    full = lambda v, dtype=y0.dtype: torch.full((batch,), v, dtype=dtype)  # noqa: E731
-    sol = integrate(field, tableau, y0, t0, t1, rtol=full(config.rtol), atol=full(config.atol),
-                    step_size=full(config.step_size), max_steps=full(config.max_steps, torch.long), times=times)
+        first = lambda v: v[0].item()  # noqa: E731
+        return solve_reference(field, method, y0, t0, t1, rtol=first(settings.rtol), atol=first(settings.atol),
+                               step_size=first(settings.step_size), max_steps=int(first(settings.max_steps)),
+                               times=times)
+    return integrate(field, tableau, y0, t0, t1, rtol=settings.rtol.to(y0.dtype), atol=settings.atol.to(y0.dtype),
+                     step_size=settings.step_size, max_steps=settings.max_steps, times=times)
+
+
+def raise_failures(sol: Solution, max_steps: int) -> Solution:
+    """Turn per-sample failures into the error the caller sees."""
     if bool(sol.failed.any()):
-        raise StepLimitExceeded(sol.failed.nonzero().squeeze(1).tolist(), config.max_steps)
+        raise StepLimitExceeded(sol.failed.nonzero().squeeze(1).tolist(), max_steps)
     return sol
+
+
+def solve(field: Field, y0: torch.Tensor, interval: tuple[float, float], config: SolverConfig,
+          times: torch.Tensor | None = None) -> Solution:
+    """Solve every row of ``y0`` over ``interval`` with one config; ``times`` adds dense states.
+
+    Raises StepLimitExceeded naming the samples that needed more than ``max_steps`` steps.
+    """
+    check_budget(config, interval, y0.shape[0])
+    settings = SampleSettings.uniform(config, y0.shape[0])
+    return raise_failures(solve_samples(field, y0, interval, config.method, settings, times), config.max_steps)

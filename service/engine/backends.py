@@ -1,0 +1,122 @@
+"""Where the per-sample solve runs: torch (the reference, CPU or CUDA) or ONNX Runtime.
+
+Both run the same tableaus with the same controller, so they give the same steps and NFE. A
+deployment picks one (``torch``, ``onnxruntime``) or ``auto``: ONNX Runtime when its solve of
+the probe inputs matches torch's, torch otherwise (the reason is kept for the model's status).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import ClassVar, Literal
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from google.protobuf.message import DecodeError
+
+from .config import SampleSettings
+from .integrate import Solution
+from .onnx_solver import FieldConversionError, build_solver
+from .rk import Field
+from .solve import solve_samples
+from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
+
+BackendName = Literal["auto", "torch", "onnxruntime"]
+_PARITY_TOL = 1e-9
+
+
+class BackendError(RuntimeError):
+    """A backend that cannot serve this model (build failure or parity mismatch)."""
+
+
+_ORT = ort.capi.onnxruntime_pybind11_state
+_BUILD_ERRORS = (BackendError, DecodeError, FieldConversionError, onnx.checker.ValidationError, onnx.shape_inference.InferenceError,
+                 _ORT.Fail, _ORT.NotImplemented, _ORT.InvalidGraph, _ORT.InvalidArgument, _ORT.RuntimeException)
+
+
+class Backend(ABC):
+    """Solves a batch of initial states to the end of the interval, per-sample settings."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution: ...
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self, field: Field, interval: tuple[float, float]) -> None:
+        self.field, self.interval = field, interval
+
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution:
+        with torch.inference_mode():
+            return solve_samples(self.field, y0, self.interval, method, settings)
+
+
+class OnnxRuntimeBackend(Backend):
+    """One ORT session per native method, built on first use; other methods go to torch."""
+
+    name = "onnxruntime"
+
+    def __init__(self, field_onnx: bytes, interval: tuple[float, float], fallback: TorchBackend) -> None:
+        self.field = onnx.load_from_string(field_onnx)
+        self.interval, self.fallback = interval, fallback
+        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._lock = threading.Lock()
+
+    def session(self, method: str) -> ort.InferenceSession:
+        with self._lock:
+            if method not in self._sessions:
+                tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
+                graph = build_solver(tab, self.field, *self.interval)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                self._sessions[method] = ort.InferenceSession(graph.SerializeToString(), options,
+                                                              providers=["CPUExecutionProvider"])
+            return self._sessions[method]
+
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution:
+        if method not in ADAPTIVE_TABLEAUS and method not in FIXED_TABLEAUS:
+            return self.fallback.solve(method, y0, settings)
+        feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy(), "atol": settings.atol.numpy(),
+                "step": settings.step_size.numpy(), "max_steps": settings.max_steps.numpy()}
+        z1, nfe, accepted, rejected, failed = self.session(method).run(None, feed)
+        as_t = torch.from_numpy
+        return Solution(final=as_t(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
+                        rejected=as_t(rejected), failed=as_t(failed))
+
+
+def parity(candidate: Backend, reference: Backend, method: str, probe: torch.Tensor,
+           settings: SampleSettings) -> str | None:
+    """None when ``candidate`` reproduces ``reference`` on the probe, else what differs."""
+    got, want = candidate.solve(method, probe, settings), reference.solve(method, probe, settings)
+    if not torch.equal(got.nfe, want.nfe) or not torch.equal(got.failed, want.failed):
+        return f"{candidate.name} NFE differ from torch on the probe inputs ({method})"
+    gap = float(((got.final - want.final).abs() / (1 + want.final.abs())).max())
+    if not np.isfinite(gap) or gap > _PARITY_TOL:
+        return f"{candidate.name} states differ from torch by {gap:.2e} on the probe inputs ({method})"
+    return None
+
+
+def select_backend(preference: BackendName, reference: TorchBackend, field_onnx: bytes | None, method: str,
+                   probe: torch.Tensor, settings: SampleSettings) -> tuple[Backend, str | None]:
+    """The backend to serve with, and why ONNX Runtime was passed over (None when it was not)."""
+    if preference == "torch":
+        return reference, None
+    try:
+        if field_onnx is None:
+            raise BackendError("the version has no field.onnx")
+        candidate = OnnxRuntimeBackend(field_onnx, reference.interval, reference)
+        problem = parity(candidate, reference, method, probe, settings)
+    except _BUILD_ERRORS as exc:
+        problem = f"onnxruntime backend unavailable: {exc}"
+    if problem is None:
+        return candidate, None
+    if preference == "onnxruntime":
+        raise BackendError(problem)
+    return reference, problem

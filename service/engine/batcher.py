@@ -1,0 +1,158 @@
+"""Dynamic batching: concurrent requests for the same model version and method share one solve.
+
+Each request keeps its own tolerances and budget (per-sample settings), so batching changes
+nothing in any answer, only the cost. A lane per (runner, method) collects what arrived while
+the previous batch was solving (plus up to ``max_delay_s`` more when it is idle), up to
+``max_batch_size`` samples. Solves run on one dedicated thread so the event loop stays free
+and 2 cores are not oversubscribed. When ``max_queue`` samples wait, new requests are refused
+at once with :class:`QueueFull` (the API answers 503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import SampleSettings, SolverConfig
+from .errors import EngineError, StepLimitExceeded
+from .runner import ModelRunner, Prediction
+from .solve import check_budget
+
+
+class QueueFull(EngineError):
+    """Too much work is waiting; the caller should retry after ``retry_after_s``."""
+
+    def __init__(self, waiting: int, retry_after_s: float) -> None:
+        super().__init__(f"the server is at capacity ({waiting} samples waiting); retry shortly")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class BatchedPrediction:
+    """A request's answer, with how it was batched (for metrics)."""
+
+    prediction: Prediction
+    batch_size: int
+    queue_wait_s: float
+
+
+@dataclass
+class _Job:
+    inputs: np.ndarray
+    config: SolverConfig
+    future: asyncio.Future[BatchedPrediction]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Lane:
+    runner: ModelRunner
+    method: str
+    queue: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+class DynamicBatcher:
+    """Groups concurrent predictions by (model version, method) into per-sample-settings batches."""
+
+    def __init__(self, *, max_batch_size: int = 64, max_delay_s: float = 0.0, max_queue: int = 4096) -> None:
+        self.max_batch_size, self.max_delay_s, self.max_queue = max_batch_size, max_delay_s, max_queue
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._waiting = 0
+        self._solver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="odeserve-solver")
+        self._last_batch_s = 0.01
+
+    @property
+    def waiting(self) -> int:
+        """Samples queued and not yet being solved."""
+        return self._waiting
+
+    async def predict(self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig) -> BatchedPrediction:
+        """Queue a request and wait for its share of a batch."""
+        check_budget(config, runner.interval, len(inputs))
+        if self._waiting + len(inputs) > self.max_queue:
+            raise QueueFull(self._waiting, retry_after_s=max(1.0, self._last_batch_s))
+        key = (id(runner), config.method) if config.native else (id(runner), config)
+        lane = self._lanes.get(key)
+        if lane is None or lane.runner is not runner:
+            lane = self._lanes[key] = _Lane(runner, config.method)
+        job = _Job(inputs, config, asyncio.get_running_loop().create_future())
+        lane.queue.put_nowait(job)
+        self._waiting += len(inputs)
+        if lane.task is None or lane.task.done():
+            lane.task = asyncio.create_task(self._drain(key, lane))
+        return await job.future
+
+    async def _drain(self, key: Hashable, lane: _Lane) -> None:
+        """Solve batches until the lane is empty, then retire it."""
+        while not lane.queue.empty():
+            jobs = await self._collect(lane)
+            self._waiting -= sum(len(j.inputs) for j in jobs)
+            await self._run(lane, jobs)
+        if self._lanes.get(key) is lane:
+            del self._lanes[key]
+
+    async def _collect(self, lane: _Lane) -> list[_Job]:
+        jobs = [lane.queue.get_nowait()]
+        size = len(jobs[0].inputs)
+        deadline = time.perf_counter() + self.max_delay_s
+        while size < self.max_batch_size:
+            if lane.queue.empty():
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(lane.queue.get(), remaining)
+                except TimeoutError:
+                    break
+            else:
+                job = lane.queue.get_nowait()
+            jobs.append(job)
+            size += len(job.inputs)
+        return jobs
+
+    async def _run(self, lane: _Lane, jobs: list[_Job]) -> None:
+        sizes = [len(j.inputs) for j in jobs]
+        inputs = np.concatenate([j.inputs for j in jobs]) if len(jobs) > 1 else jobs[0].inputs
+        settings = SampleSettings.stack([(j.config, n) for j, n in zip(jobs, sizes)])
+        started = time.perf_counter()
+        try:
+            sol, probs = await asyncio.get_running_loop().run_in_executor(
+                self._solver, lane.runner.solve_batch, inputs, lane.method, settings)
+        except Exception as exc:  # the solve failed for the whole batch: every request hears why
+            for job in jobs:
+                _settle(job, exc)
+            return
+        self._last_batch_s = time.perf_counter() - started
+        offset = 0
+        for job, n in zip(jobs, sizes):
+            rows = slice(offset, offset + n)
+            offset += n
+            failed = sol.failed[rows].nonzero().squeeze(1).tolist()
+            if failed:
+                _settle(job, StepLimitExceeded(failed, job.config.max_steps))
+            else:
+                answer = Prediction.of(probs, sol, rows, job.config.native)
+                _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
+
+    def close(self) -> None:
+        """Stop the lanes and the solver thread (pending requests are cancelled)."""
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+        self._lanes.clear()
+        self._solver.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(job: _Job, outcome: BatchedPrediction | Exception) -> None:
+    if job.future.done():  # the caller went away
+        return
+    if isinstance(outcome, Exception):
+        job.future.set_exception(outcome)
+    else:
+        job.future.set_result(outcome)

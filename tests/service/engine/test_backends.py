@@ -1,0 +1,78 @@
+"""The ONNX Runtime backend reproduces the torch solver step for step."""
+
+import numpy as np
+import pytest
+import torch
+
+from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, ModelRunner, SolverConfig, StepLimitExceeded
+from service.engine.backends import BackendError, OnnxRuntimeBackend, select_backend
+from service.engine.config import SampleSettings
+
+
+@pytest.fixture(scope="module")
+def runners(tiny, tiny_onnx) -> dict[str, ModelRunner]:
+    network, manifest = tiny
+    return {name: ModelRunner(network, manifest, tiny_onnx, backend=name) for name in ("torch", "onnxruntime")}
+
+
+def test_auto_prefers_onnxruntime_when_it_matches(tiny, tiny_onnx) -> None:
+    runner = ModelRunner(*tiny, tiny_onnx, backend="auto")
+    assert isinstance(runner.backend, OnnxRuntimeBackend) and runner.backend_note is None
+
+
+def test_auto_falls_back_to_torch_without_onnx(tiny) -> None:
+    runner = ModelRunner(*tiny, None, backend="auto")
+    assert runner.backend.name == "torch" and "no field.onnx" in runner.backend_note
+
+
+def test_forced_onnxruntime_refuses_a_broken_graph(tiny) -> None:
+    with pytest.raises(BackendError):
+        ModelRunner(*tiny, b"not an onnx file", backend="onnxruntime")
+
+
+@pytest.mark.parametrize("method", [*NATIVE_ADAPTIVE, *NATIVE_FIXED])
+def test_same_answers_and_nfe_as_torch(runners, method: str) -> None:
+    x = np.random.default_rng(1).normal(size=(64, 2)) * 2
+    cfg = SolverConfig(method, 1e-6, 1e-6, 0.05, 5000)
+    got, want = runners["onnxruntime"].predict(x, cfg), runners["torch"].predict(x, cfg)
+    assert got.nfe == want.nfe and got.accepted == want.accepted and got.rejected == want.rejected
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", NATIVE_ADAPTIVE)
+def test_onnxruntime_is_batch_invariant(runners, method: str) -> None:
+    x = np.random.default_rng(2).normal(size=(257, 2)) * 3
+    cfg = SolverConfig(method, 1e-5, 1e-5, 0.05, 5000)
+    ort_runner = runners["onnxruntime"]
+    alone, crowd = ort_runner.predict(x[:1], cfg), ort_runner.predict(x, cfg)
+    assert alone.nfe[0] == crowd.nfe[0]
+    np.testing.assert_allclose(alone.probabilities[0], crowd.probabilities[0], rtol=0, atol=1e-12)
+
+
+def test_onnxruntime_per_sample_settings_and_failures(runners) -> None:
+    x = torch.as_tensor(np.random.default_rng(3).normal(size=(3, 2)))
+    runner = runners["onnxruntime"]
+    settings = SampleSettings(rtol=torch.tensor([1e-3, 1e-9, 1e-5], dtype=torch.float64),
+                              atol=torch.tensor([1e-3, 1e-9, 1e-5], dtype=torch.float64),
+                              step_size=torch.full((3,), 0.05, dtype=torch.float64),
+                              max_steps=torch.tensor([1000, 3, 1000]))
+    sol, _ = runner.solve_batch(x.numpy(), "dopri5", settings)
+    assert sol.failed.tolist() == [False, True, False]
+    ref, _ = runners["torch"].solve_batch(x.numpy(), "dopri5", settings)
+    assert torch.equal(sol.nfe, ref.nfe)
+
+
+def test_step_limit_raised_by_predict(runners) -> None:
+    with pytest.raises(StepLimitExceeded):
+        runners["onnxruntime"].predict(np.ones((2, 2)), SolverConfig("dopri5", 1e-10, 1e-10, 0.05, 2))
+
+
+def test_parity_probe_detects_a_wrong_backend(tiny, tiny_onnx, other_version) -> None:
+    network, manifest = tiny
+    runner = ModelRunner(network, manifest, tiny_onnx, backend="torch")
+    other = ModelRunner(*other_version)  # different weights than the ONNX field
+    cfg = SolverConfig.resolve(manifest.default_solver)
+    probe = runner.encode(np.zeros((4, 2)))
+    backend, note = select_backend("auto", other.reference, tiny_onnx, cfg.method, probe,
+                                   SampleSettings.uniform(cfg, 4))
+    assert backend.name == "torch" and "differ" in note
