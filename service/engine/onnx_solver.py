@@ -72,7 +72,11 @@ def _to_double(node: onnx.NodeProto) -> onnx.NodeProto:
 
 
 class _Builder:
-    """Appends nodes with unique names; every method returns the output name."""
+    """Appends nodes with unique names; every method returns the output name.
+
+    Inside the graph every per-sample scalar is a column [B, 1], so it broadcasts against the
+    states [B, D] without reshapes.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.nodes: list[onnx.NodeProto] = []
@@ -84,36 +88,44 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], domain=domain, **attrs))
         return out
 
-    def const(self, value: float | int | bool, dtype: int = F64) -> str:
+    def const(self, value: object, dtype: int = F64) -> str:
         np_type = {F64: np.float64, I64: np.int64, BOOL: np.bool_}[dtype]
         out = f"{self.prefix}c{next(self._ids)}"
         self.nodes.append(helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.array(value, np_type))))
         return out
 
     def field(self, t: str, z: str) -> str:
-        """Call the field at per-sample times ``t`` [B]."""
-        return self.op("field", self.col(t), z, domain="odeserve")
-
-    def _axes(self) -> str:
-        out = f"{self.prefix}ax{next(self._ids)}"
-        self.nodes.append(helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.array([1], np.int64))))
-        return out
-
-    def col(self, v: str) -> str:
-        """[B] -> [B, 1] for broadcasting against states."""
-        return self.op("Unsqueeze", v, self._axes())
-
-    def weighted(self, y: str, h_col: str, stages: list[str], weights: tuple[float, ...]) -> str:
-        """y + h * sum_j w_j k_j, element-wise so rows never depend on each other."""
-        acc = None
-        for w, k in zip(weights, stages):
-            if w != 0.0:
-                term = self.op("Mul", k, self.const(w))
-                acc = term if acc is None else self.op("Add", acc, term)
-        return y if acc is None else self.op("Add", y, self.op("Mul", h_col, acc))
+        """Call the field at per-sample times ``t`` [B, 1]."""
+        return self.op("field", t, z, domain="odeserve")
 
     def rms(self, x: str) -> str:
-        return self.op("Sqrt", self.op("ReduceMean", self.op("Mul", x, x), self._axes(), keepdims=0))
+        """Per-sample root mean square [B, 1]."""
+        return self.op("Sqrt", self.op("ReduceMean", self.op("Mul", x, x), self.const([1], I64), keepdims=1))
+
+
+class _Stages:
+    """The step's stages as one stack [B, D, 1 + s] = [y, h*k1, ..., h*ks].
+
+    Every stage input and the solution are then one MatMul with a constant weight vector
+    [1, a_i1, ...] instead of a chain of multiply-adds (fewer kernels per step); each output
+    element is still a short dot product over its own row, so rows stay independent.
+    """
+
+    def __init__(self, b: _Builder, y: str, h: str) -> None:
+        self.b, self.h = b, h
+        self.stack = b.op("Unsqueeze", y, b.const([2], I64))
+        self.ks: list[str] = []
+
+    def push(self, k: str) -> None:
+        b = self.b
+        hk = b.op("Unsqueeze", b.op("Mul", self.h, k), b.const([2], I64))
+        self.stack = b.op("Concat", self.stack, hk, axis=2)
+        self.ks.append(k)
+
+    def combine(self, weights: tuple[float, ...], with_y: bool = True) -> str:
+        """y + sum_j w_j h k_j (or without y), over the stages pushed so far."""
+        vector = [1.0 if with_y else 0.0, *weights[: len(self.ks)]]
+        return self.b.op("MatMul", self.stack, self.b.const(vector))
 
 
 def _step_body(tab: ButcherTableau) -> onnx.GraphProto:
@@ -123,45 +135,46 @@ def _step_body(tab: ButcherTableau) -> onnx.GraphProto:
     rem = b.op("Sub", "t1", t)
     last = b.op("GreaterOrEqual", h, b.op("Mul", rem, b.const(1 - _SLACK)))
     hs = b.op("Where", last, rem, h)
-    hc = b.col(hs)
-    k1 = f0 if tab.adaptive else b.field(t, y)
-    stages = [k1]
+    stages = _Stages(b, y, hs)
+    stages.push(f0 if tab.adaptive else b.field(t, y))
     for i in range(1, tab.stages):
-        yi = b.weighted(y, hc, stages, tab.a[i - 1])
-        stages.append(b.field(b.op("Add", t, b.op("Mul", hs, b.const(tab.c[i]))), yi))
-    y1 = b.weighted(y, hc, stages, tab.b)
+        yi = stages.combine(tab.a[i - 1])
+        stages.push(b.field(b.op("Add", t, b.op("Mul", hs, b.const(tab.c[i]))), yi))
+    y1 = stages.combine(tab.b)
+    k_last = stages.ks[-1]
     if tab.adaptive:
         assert tab.b_error is not None
-        err = b.weighted(b.op("Sub", y, y), hc, stages, tab.b_error)
-        scale = b.op("Add", b.col("atol"), b.op("Mul", b.col("rtol"), b.op("Max", b.op("Abs", y), b.op("Abs", y1))))
+        err = stages.combine(tab.b_error, with_y=False)
+        scale = b.op("Add", "atol_c", b.op("Mul", "rtol_c", b.op("Max", b.op("Abs", y), b.op("Abs", y1))))
         ratio = b.rms(b.op("Div", err, scale))
         accept = b.op("And", active, b.op("LessOrEqual", ratio, b.const(1.0)))
         h_next = b.op("Where", active, _next_h(b, hs, ratio, tab.order), h)
         spent = tab.stages - 1
     else:
         accept, h_next, spent = active, h, tab.stages
-    a2 = b.col(accept)
-    t_new = b.op("Where", accept, b.op("Where", last, b.op("Expand", "t1", b.op("Shape", t)), b.op("Add", t, hs)), t)
-    y_new = b.op("Where", a2, y1, y)
-    f0_new = b.op("Where", a2, stages[-1], f0) if tab.adaptive else f0
+    t_new = b.op("Where", accept, b.op("Where", last, b.op("Max", t, "t1"), b.op("Add", t, hs)), t)
+    y_new = b.op("Where", accept, y1, y)
+    f0_new = b.op("Where", accept, k_last, f0) if tab.adaptive else f0
     as_int = lambda v: b.op("Cast", v, to=I64)  # noqa: E731
     acc_new = b.op("Add", acc, as_int(accept))
     rej_new = b.op("Add", rej, as_int(b.op("And", active, b.op("Not", accept))))
     nfe_new = b.op("Add", nfe, b.op("Mul", as_int(active), b.const(spent, I64)))
     done_new = b.op("Or", done, b.op("And", accept, last))
-    room = b.op("Less", b.op("Add", acc_new, rej_new), "max_steps")
+    room = b.op("Less", b.op("Add", acc_new, rej_new), "max_steps_c")
     active_new = b.op("And", b.op("And", active, b.op("Not", done_new)), room)
     cond = b.op("Greater", b.op("ReduceMax", as_int(active_new), keepdims=0), b.const(0, I64))
     names = [cond, t_new, h_next, y_new, f0_new, active_new, done_new, nfe_new, acc_new, rej_new]
     outputs = [b.op("Identity", n) for n in names]
-    carried = [("t", F64, ["B"]), ("h", F64, ["B"]), ("y", F64, ["B", "D"]), ("f0", F64, ["B", "D"]),
-               ("active", BOOL, ["B"]), ("done", BOOL, ["B"]), ("nfe", I64, ["B"]), ("acc", I64, ["B"]),
-               ("rej", I64, ["B"])]
     inputs = [helper.make_tensor_value_info("iter", I64, []), helper.make_tensor_value_info("cond_in", BOOL, [])]
-    inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in carried]
+    inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in _CARRIED]
     outs = [helper.make_tensor_value_info(outputs[0], BOOL, [])]
-    outs += [helper.make_tensor_value_info(o, d, s) for o, (_, d, s) in zip(outputs[1:], carried)]
+    outs += [helper.make_tensor_value_info(o, d, s) for o, (_, d, s) in zip(outputs[1:], _CARRIED)]
     return helper.make_graph(b.nodes, f"{tab.name}_step", inputs, outs)
+
+
+_CARRIED = [("t", F64, ["B", 1]), ("h", F64, ["B", 1]), ("y", F64, ["B", "D"]), ("f0", F64, ["B", "D"]),
+            ("active", BOOL, ["B", 1]), ("done", BOOL, ["B", 1]), ("nfe", I64, ["B", 1]), ("acc", I64, ["B", 1]),
+            ("rej", I64, ["B", 1])]
 
 
 def _next_h(b: _Builder, h: str, ratio: str, order: int) -> str:
@@ -175,11 +188,11 @@ def _next_h(b: _Builder, h: str, ratio: str, order: int) -> str:
 
 def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str) -> str:
     """Hairer's starting step per sample, as integrate.initial_step does (one evaluation)."""
-    scale = b.op("Add", b.col("atol"), b.op("Mul", b.op("Abs", y0), b.col("rtol")))
+    scale = b.op("Add", "atol_c", b.op("Mul", b.op("Abs", y0), "rtol_c"))
     d0, d1 = b.rms(b.op("Div", y0, scale)), b.rms(b.op("Div", f0, scale))
     tiny = b.op("Or", b.op("Less", d0, b.const(1e-5)), b.op("Less", d1, b.const(1e-5)))
     h0 = b.op("Where", tiny, b.const(1e-6), b.op("Mul", b.const(0.01), b.op("Div", d0, d1)))
-    f1 = b.field(b.op("Add", t, h0), b.op("Add", y0, b.op("Mul", b.col(h0), f0)))
+    f1 = b.field(b.op("Add", t, h0), b.op("Add", y0, b.op("Mul", h0, f0)))
     d2 = b.op("Div", b.rms(b.op("Div", b.op("Sub", f1, f0), scale)), h0)
     dmax = b.op("Max", d1, d2)
     small = b.op("Max", b.op("Mul", h0, b.const(1e-3)), b.const(1e-6))
@@ -192,21 +205,26 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     """The solve graph for one tableau and one stored field over [t0, t1]."""
     b = _Builder("m_")
     b.nodes.append(helper.make_node("Constant", [], ["t1"], value=numpy_helper.from_array(np.array(t1, np.float64))))
-    t = b.op("Add", b.op("Mul", "rtol", b.const(0.0)), b.const(t0))  # [B] of t0
-    zeros_i = b.op("Cast", b.op("Mul", "rtol", b.const(0.0)), to=I64)
-    active = b.op("Greater", "max_steps", b.const(0, I64))
+    axis1 = b.const([1], I64)
+    for name in ("rtol", "atol", "step", "max_steps"):
+        b.nodes.append(helper.make_node("Unsqueeze", [name, axis1], [f"{name}_c"]))
+    t = b.op("Add", b.op("Mul", "rtol_c", b.const(0.0)), b.const(t0))  # [B, 1] of t0
+    zeros_i = b.op("Cast", b.op("Mul", "rtol_c", b.const(0.0)), to=I64)
+    active = b.op("Greater", "max_steps_c", b.const(0, I64))
     done = b.op("Not", b.op("Equal", active, active))
     if tab.adaptive:
         f0 = b.field(t, "z0")
         h = _initial_h(b, tab, t, "z0", f0)
         nfe = b.op("Add", zeros_i, b.const(2, I64))
     else:
-        f0, h, nfe = b.op("Identity", "z0"), b.op("Identity", "step"), zeros_i
+        f0, h, nfe = b.op("Identity", "z0"), b.op("Identity", "step_c"), zeros_i
     trip = b.op("ReduceMax", "max_steps", keepdims=0)
-    loop_out = ["t_end", "h_end", "z1", "f_end", "active_end", "done_end", "nfe", "accepted", "rejected"]
+    loop_out = ["t_end", "h_end", "z1", "f_end", "active_end", "done_end", "nfe_c", "acc_c", "rej_c"]
     b.nodes.append(helper.make_node("Loop", [trip, b.const(True, BOOL), t, h, "z0", f0, active, done, nfe,
                                              zeros_i, zeros_i], loop_out, body=_step_body(tab)))
-    b.nodes.append(helper.make_node("Not", ["done_end"], ["failed"]))
+    for column, out in (("nfe_c", "nfe"), ("acc_c", "accepted"), ("rej_c", "rejected")):
+        b.nodes.append(helper.make_node("Squeeze", [column, axis1], [out]))
+    b.nodes.append(helper.make_node("Squeeze", [b.op("Not", "done_end"), axis1], ["failed"]))
     vec = lambda n, d: helper.make_tensor_value_info(n, d, ["B"])  # noqa: E731
     inputs = [helper.make_tensor_value_info("z0", F64, ["B", "D"]), vec("rtol", F64), vec("atol", F64),
               vec("step", F64), vec("max_steps", I64)]
