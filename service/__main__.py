@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 from pydantic import ValidationError
+from uvicorn.config import LOGGING_CONFIG
 
 from .settings import Settings
 
@@ -52,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
     uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level, log_config=log_config(settings.log_level),
-                timeout_graceful_shutdown=30)
+                workers=settings.workers, log_level=settings.log_level,
+                log_config=log_config(settings.log_level), timeout_graceful_shutdown=30)
 
 
 def log_config(level: str) -> dict[str, Any]:

@@ -112,8 +112,9 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    message = {404: f"no route {request.url.path}",
-               405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+    messages = {404: f"no route {request.url.path}",
+                405: f"{request.method} is not allowed on {request.url.path}"}
+    message = messages.get(exc.status_code, str(exc.detail))
     return error_response(for_status(exc.status_code, message, exc.headers))
 
 

@@ -54,7 +54,8 @@ class BodyLimitMiddleware:
                 return b"".join(chunks)
 
     def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"the request body is larger than this server's limit of {self.max_bytes} bytes",
+        return PayloadTooLarge(f"the request body is larger than this server's limit of {self.max_bytes} "
+                               "bytes",
                                {"max_body_bytes": self.max_bytes}, headers={"Connection": "close"})
 
 

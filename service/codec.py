@@ -98,17 +98,20 @@ def decode_times(request: TrajectoryRequest, manifest: Manifest, limits: Setting
 
 def _check_time_points(count: int, limits: Settings) -> None:
     if count > limits.max_time_points:
-        raise LimitExceeded(f"{count} time points asked; this server answers at most {limits.max_time_points}",
+        raise LimitExceeded(f"{count} time points asked; this server answers at most "
+                            f"{limits.max_time_points}",
                             {"max_time_points": limits.max_time_points})
 
 
-def check_trajectory_size(inputs: np.ndarray, times: np.ndarray, manifest: Manifest, limits: Settings) -> None:
+def check_trajectory_size(inputs: np.ndarray, times: np.ndarray, manifest: Manifest,
+                          limits: Settings) -> None:
     """Bound the answer's size: time points x inputs x (state dim + classes) numbers."""
     width = manifest.architecture.state_dim + len(manifest.classes)
     values = len(times) * len(inputs) * width
     if values > limits.max_trajectory_values:
         raise LimitExceeded(
-            f"the trajectory would hold {values} numbers ({len(times)} times x {len(inputs)} inputs x {width}); "
+            f"the trajectory would hold {values} numbers ({len(times)} times x {len(inputs)} inputs x "
+            f"{width}); "
             f"this server answers at most {limits.max_trajectory_values}: ask fewer time points or inputs",
             {"max_trajectory_values": limits.max_trajectory_values},
         )

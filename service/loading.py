@@ -146,7 +146,7 @@ def self_test(runner: ModelRunner, manifest: Manifest, golden: Golden) -> None:
     """Re-solve the golden inputs with the golden's solver; raise SelfTestFailed on disagreement."""
     pred = runner.predict(golden_inputs(manifest, golden), SolverConfig.resolve(golden.solver))
     if list(pred.labels) != list(golden.labels):
-        bad = [i for i, (a, b) in enumerate(zip(pred.labels, golden.labels)) if a != b]
+        bad = [i for i, (a, b) in enumerate(zip(pred.labels, golden.labels, strict=True)) if a != b]
         raise SelfTestFailed(f"golden self-test failed: labels of golden inputs {bad[:10]} differ")
     diff = float(np.max(np.abs(np.asarray(pred.probabilities) - np.asarray(golden.probabilities))))
     if not diff <= GOLDEN_TOLERANCE:

@@ -39,9 +39,9 @@ class Settings(BaseSettings):
         default=4_000_000, ge=1000, le=100_000_000,
         description="numbers in one trajectory answer: time points x inputs x (state dim + classes)",
     )
-    max_steps_cap: int = Field(default=10_000, ge=1, le=1_000_000, description="largest max_steps a request may ask")
-    min_tolerance: float = Field(default=1e-10, gt=0, lt=1, description="smallest rtol/atol a request may ask")
-    max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol a request may ask")
+    max_steps_cap: int = Field(default=10_000, ge=1, le=1_000_000, description="largest max_steps allowed")
+    min_tolerance: float = Field(default=1e-10, gt=0, lt=1, description="smallest rtol/atol allowed")
+    max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol allowed")
     max_body_bytes: int = Field(default=8 * MIB, ge=1024, le=256 * MIB)
     torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
     inference_threads: int = Field(

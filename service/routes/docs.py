@@ -11,7 +11,8 @@ from service.schemas import ErrorBody, examples
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     401: ("no API key sent", {"type": "unauthorized", "message": "this endpoint needs an API key in the "
                                                                   "X-API-Key header"}),
-    403: ("wrong API key, or admin endpoints disabled", {"type": "forbidden", "message": "the API key is not valid"}),
+    403: ("wrong API key, or admin endpoints disabled",
+          {"type": "forbidden", "message": "the API key is not valid"}),
     404: ("unknown model, version or alias", examples.ERROR["error"]),
     413: ("body over the server's limit", {"type": "payload_too_large", "message": "the request body is "
                                            "larger than this server's limit of 8388608 bytes"}),
@@ -23,7 +24,8 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
 }
 
 
-def ok(model: type[BaseModel], example: dict[str, Any], description: str = "Successful Response") -> dict[int, Any]:
+def ok(model: type[BaseModel], example: dict[str, Any],
+       description: str = "Successful Response") -> dict[int, Any]:
     return {200: {"model": model, "description": description,
                   "content": {"application/json": {"example": example}}}}
 

@@ -13,7 +13,8 @@ from .docs import ok
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", operation_id="healthz", response_model=Liveness, responses=ok(Liveness, {"status": "ok"}))
+@router.get("/healthz", operation_id="healthz", response_model=Liveness,
+            responses=ok(Liveness, {"status": "ok"}))
 async def healthz() -> Liveness:
     """Live: 200 whenever the process answers."""
     return Liveness(status="ok")

@@ -31,7 +31,8 @@ router = APIRouter(prefix="/v1/models", tags=["inference"], dependencies=[Depend
 
 _PREDICT_EXAMPLES: dict[str, Any] = {
     "tolerances": {"summary": "two 2-D inputs, tighter tolerances", "value": examples.PREDICT_REQUEST},
-    "defaults": {"summary": "one input, the model's default solver", "value": examples.PREDICT_DEFAULTS_REQUEST},
+    "defaults": {"summary": "one input, the model's default solver",
+                 "value": examples.PREDICT_DEFAULTS_REQUEST},
     "fixed_step": {"summary": "a fixed-step method", "value": examples.PREDICT_FIXED_REQUEST},
     "nested": {"summary": "an 8x8 image nested in its input shape [1, 8, 8] (digits-anode)",
                "value": examples.PREDICT_NESTED_REQUEST},
@@ -42,7 +43,8 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 }
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
-_PREDICT_DOC = {"response_model": PredictResponse, "responses": ok(PredictResponse, examples.PREDICT_RESPONSE)}
+_PREDICT_DOC = {"response_model": PredictResponse,
+                "responses": ok(PredictResponse, examples.PREDICT_RESPONSE)}
 _TRAJECTORY_DOC = {"response_model": TrajectoryResponse,
                    "responses": ok(TrajectoryResponse, examples.TRAJECTORY_RESPONSE)}
 
@@ -54,7 +56,8 @@ async def predict(name: ModelName, body: PredictBody, rt: RuntimeDep) -> Respons
 
 
 @router.post("/{name}/versions/{version}/predict", operation_id="predict_version", **_PREDICT_DOC)
-async def predict_version(name: ModelName, version: VersionRef, body: PredictBody, rt: RuntimeDep) -> Response:
+async def predict_version(name: ModelName, version: VersionRef, body: PredictBody,
+                          rt: RuntimeDep) -> Response:
     """Classify inputs with a given version (number or alias)."""
     return await _predict(rt, name, version, body)
 

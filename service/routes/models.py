@@ -19,7 +19,8 @@ ModelName = Annotated[str, Path(description="model name", examples=["moons-node"
 VersionRef = Annotated[str, Path(description="version number or alias", examples=["1", "latest", "stable"])]
 
 
-@router.get("", operation_id="list_models", response_model=ModelList, responses=ok(ModelList, examples.MODEL_LIST))
+@router.get("", operation_id="list_models", response_model=ModelList,
+            responses=ok(ModelList, examples.MODEL_LIST))
 async def list_models(rt: RuntimeDep) -> ModelList:
     """Every model in the store, with its versions, aliases and what its latest version expects."""
     models = rt.registry.snapshot.models

@@ -3,6 +3,7 @@
 from .requests import PredictRequest, SolverRequest, TrajectoryRequest
 from .responses import (
     ErrorBody,
+    FailureInfo,
     GoldenBaseline,
     InputInfo,
     Liveness,
@@ -13,7 +14,6 @@ from .responses import (
     PredictResponse,
     Readiness,
     ReloadReport,
-    FailureInfo,
     SolverSettings,
     TrainingSummary,
     TrajectoryResponse,

@@ -13,7 +13,8 @@ _METRICS: dict[str, Any] = {"train": {"accuracy": 0.995, "loss": 0.021},
 
 PREDICT_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25], [1.8, 0.1]], "solver": SOLVER}
 PREDICT_DEFAULTS_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]]}
-PREDICT_FIXED_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "solver": {"method": "rk4", "step_size": 0.05}}
+PREDICT_FIXED_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]],
+                                         "solver": {"method": "rk4", "step_size": 0.05}}
 PREDICT_NESTED_REQUEST: dict[str, Any] = {"inputs": [[[[0.0] * 8] * 8]]}
 TRAJECTORY_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "num_points": 3}
 TRAJECTORY_TIMES_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "times": [0.0, 0.25, 0.5, 1.0],

@@ -1,4 +1,4 @@
-"""Request bodies: strict, bounded, ``extra="forbid"``; limits that depend on settings are checked in codec."""
+"""Request bodies: strict, bounded, ``extra="forbid"``; limits set by the server are checked in codec."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ Sample = Annotated[
     Discriminator(
         _sample_depth,
         custom_error_type="sample_type",
-        custom_error_message="each sample must be a list of numbers, flat or nested in the model's input shape",
+        custom_error_message="each sample must be a list of numbers, flat or nested in the model's input "
+        "shape",
     ),
 ]
 

@@ -59,7 +59,7 @@ class TrajectoryResponse(_Out):
     version: int
     times: list[float]
     states: list[list[list[float]]] = Field(description="z(t) as [times][inputs][state dim incl. augmented]")
-    probabilities: list[list[list[float]]] = Field(description="class probabilities as [times][inputs][classes]")
+    probabilities: list[list[list[float]]] = Field(description="[times][inputs][classes]")
     predictions: list[str] = Field(description="class label of each input at the end of the interval")
     final_probabilities: list[list[float]]
     nfe: list[int]

@@ -45,8 +45,8 @@ SPECS: dict[str, tuple[ArchitectureSpec, list[str]]] = {
     "moons-node": (ArchitectureSpec(input_shape=[2], field=FIELD, num_classes=2), ["upper", "lower"]),
     "circles-anode": (ArchitectureSpec(input_shape=[2], augment_dim=1, field=FIELD, num_classes=2),
                       ["inner", "outer"]),
-    "digits-anode": (ArchitectureSpec(input_shape=[1, 8, 8], encoder=ConvEncoderSpec(channels=[4], latent_dim=6),
-                                      augment_dim=2, field=FIELD, num_classes=10),
+    "digits-anode": (ArchitectureSpec(input_shape=[1, 8, 8], augment_dim=2, field=FIELD, num_classes=10,
+                                      encoder=ConvEncoderSpec(channels=[4], latent_dim=6)),
                      [str(d) for d in range(10)]),
 }
 
@@ -84,7 +84,8 @@ def publish(store: ModelStore, name: str, seed: int, *, bad_golden: bool = False
     golden = Golden(inputs=inputs.reshape(len(inputs), -1).tolist(), labels=probs.argmax(1).tolist(),
                     probabilities=probs.tolist(), solver=GOLDEN_SOLVER)
     files = {WEIGHTS_FILE: weights_to_bytes(network), GOLDEN_FILE: golden.model_dump_json().encode()}
-    return store.publish(name, files, lambda version, digests: _manifest(name, version, digests, spec, classes, seed))
+    return store.publish(name, files,
+                         lambda version, digests: _manifest(name, version, digests, spec, classes, seed))
 
 
 def _manifest(name: str, version: int, digests: dict[str, str], spec: ArchitectureSpec, classes: list[str],

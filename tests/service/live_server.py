@@ -28,7 +28,8 @@ def live_server(store: Path, *, poll_interval: float = 0, env: Mapping[str, str]
                 timeout: float = 90) -> Iterator[httpx.Client]:
     """Start the service on ``store``; yield a client bound to it; stop it (SIGTERM) afterwards."""
     port = free_port()
-    full_env = {**os.environ, "ODESERVE_ADMIN_API_KEY": ADMIN_KEY, "ODESERVE_TORCH_THREADS": "1", **(env or {})}
+    full_env = {**os.environ, "ODESERVE_ADMIN_API_KEY": ADMIN_KEY, "ODESERVE_TORCH_THREADS": "1",
+                **(env or {})}
     cmd = [sys.executable, "-m", "service", "--port", str(port), "--store", str(store),
            "--poll-interval", str(poll_interval), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -11,6 +11,7 @@ from live_server import ADMIN_KEY, threaded_server
 from service import Settings, create_app
 
 POINT = [0.5, -0.25]
+JSON = {"content-type": "application/json"}
 OPERATIONS = {"healthz", "readyz", "list_models", "get_model", "get_version", "predict", "predict_version",
               "trajectory", "trajectory_version", "reload"}
 
@@ -30,7 +31,8 @@ def test_every_operation_is_documented_with_examples(api: httpx.Client) -> None:
         ok = op["responses"]["200"]["content"]["application/json"]
         assert "example" in ok or "examples" in ok, f"{name}: no example for its answer"
         if "requestBody" in op:
-            assert op["requestBody"]["content"]["application/json"].get("examples"), f"{name}: no body example"
+            body = op["requestBody"]["content"]["application/json"]
+            assert body.get("examples"), f"{name}: no body example"
         for status, answer in op["responses"].items():
             if status != "200":
                 assert "example" in answer["content"]["application/json"], f"{name} {status}: no example"
@@ -40,7 +42,8 @@ def test_every_operation_is_documented_with_examples(api: httpx.Client) -> None:
 def test_documented_request_examples_are_accepted(api: httpx.Client) -> None:
     spec = api.get("/openapi.json").json()
     for path in ("/v1/models/{name}/predict", "/v1/models/{name}/trajectory"):
-        for example in spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"].values():
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        for example in body["examples"].values():
             model = "digits-anode" if "8x8" in example["summary"] else "moons-node"
             r = api.post(path.replace("{name}", model), json=example["value"])
             assert r.status_code == 200, (example, r.text)
@@ -61,20 +64,20 @@ def test_framework_errors_use_the_error_envelope(api: httpx.Client, method: str,
 
 
 def test_invalid_json_is_a_422_that_says_so(api: httpx.Client) -> None:
-    r = api.post("/v1/models/moons-node/predict", content=b"{inputs: oops", headers={"content-type": "application/json"})
+    r = api.post("/v1/models/moons-node/predict", content=b"{inputs: oops", headers=JSON)
     assert r.status_code == 422 and "not valid JSON" in r.json()["error"]["message"]
 
 
 def test_bodies_over_the_limit_are_413(api: httpx.Client) -> None:
     big = b'{"inputs": [' + b"[0.5, -0.25], " * 700_000 + b"[0.5, -0.25]]}"
-    r = api.post("/v1/models/moons-node/predict", content=big, headers={"content-type": "application/json"})
+    r = api.post("/v1/models/moons-node/predict", content=big, headers=JSON)
     assert r.status_code == 413 and r.json()["error"]["type"] == "payload_too_large"
 
     def chunks():  # no Content-Length: counted while read
         for _ in range(100):
             yield b" " * 100_000
 
-    r = api.post("/v1/models/moons-node/predict", content=chunks(), headers={"content-type": "application/json"})
+    r = api.post("/v1/models/moons-node/predict", content=chunks(), headers=JSON)
     assert r.status_code == 413
 
 
@@ -127,10 +130,13 @@ def test_unexpected_errors_are_a_generic_500_without_a_trace(store_template: Pat
     with threaded_server(app) as client:
         r = client.get("/boom")
     assert r.status_code == 500
-    assert r.json() == {"error": {"type": "internal_error", "message": "internal server error", "details": None}}
+    assert r.json() == {"error": {"type": "internal_error", "message": "internal server error",
+                                  "details": None}}
 
 
 def test_nothing_is_built_at_import_time() -> None:
     import service.app
 
-    assert not [name for name, value in vars(service.app).items() if type(value).__name__ in {"FastAPI", "Settings"}]
+    built = [name for name, value in vars(service.app).items()
+             if type(value).__name__ in {"FastAPI", "Settings"}]
+    assert built == []

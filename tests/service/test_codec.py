@@ -18,9 +18,9 @@ LIMITS = Settings(max_inputs=4, max_time_points=5, max_steps_cap=500, max_trajec
 
 def _manifest(shape: list[int], max_steps: int = 1000) -> Manifest:
     return Manifest(name="m", version=1, created_at=datetime.now(UTC), family="node",
-                    architecture=ArchitectureSpec(input_shape=shape, num_classes=2), input=InputSpec(shape=shape),
-                    classes=["a", "b"], interval=(0.0, 2.0), default_solver=SolverDefaults(max_steps=max_steps),
-                    files={})
+                    architecture=ArchitectureSpec(input_shape=shape, num_classes=2),
+                    input=InputSpec(shape=shape), classes=["a", "b"], interval=(0.0, 2.0),
+                    default_solver=SolverDefaults(max_steps=max_steps), files={})
 
 
 IMAGE = _manifest([1, 2, 2])
@@ -39,7 +39,8 @@ def test_samples_may_be_flat_nested_or_mixed(samples: list) -> None:
     ([[1, 2, 3]], "shape [3]"), ([[[1, 2], [3, 4]]], "shape [2, 2]"), ([[[[1, 2], [3]]]], "ragged"),
 ])
 def test_wrong_shapes_name_the_expected_one(samples: list, got: str) -> None:
-    with pytest.raises(InputShapeError, match=r"expects 4 numbers per sample, flat or nested as \[1, 2, 2\]") as exc:
+    expected = r"expects 4 numbers per sample, flat or nested as \[1, 2, 2\]"
+    with pytest.raises(InputShapeError, match=expected) as exc:
         decode_inputs(samples, IMAGE, LIMITS)
     assert got in exc.value.message
 
@@ -60,7 +61,8 @@ def test_solver_defaults_overrides_and_caps() -> None:
 
 def test_times_default_points_and_checks() -> None:
     manifest = _manifest([2])
-    assert decode_times(TrajectoryRequest(inputs=[[0, 0]], num_points=3), manifest, LIMITS).tolist() == [0, 1, 2]
+    points = decode_times(TrajectoryRequest(inputs=[[0, 0]], num_points=3), manifest, LIMITS)
+    assert points.tolist() == [0, 1, 2]
     with pytest.raises(LimitExceeded):
         decode_times(TrajectoryRequest(inputs=[[0, 0]]), manifest, LIMITS)  # default 20 > 5
     with pytest.raises(InvalidRequest, match=r"interval \[0, 2\]"):

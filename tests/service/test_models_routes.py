@@ -13,8 +13,9 @@ def test_list_models_summarises_every_model(api: httpx.Client) -> None:
     moons = by_name["moons-node"]
     assert moons["latest_version"] == 2 and moons["aliases"] == {"latest": 2, "stable": 1}
     assert moons["versions"] == [1, 2] and moons["loaded_versions"] == [1, 2]
-    assert moons["family"] == "node" and moons["input_shape"] == [2] and moons["classes"] == ["upper", "lower"]
-    assert by_name["digits-anode"]["input_shape"] == [1, 8, 8] and by_name["digits-anode"]["family"] == "anode"
+    assert (moons["family"], moons["input_shape"], moons["classes"]) == ("node", [2], ["upper", "lower"])
+    digits = by_name["digits-anode"]
+    assert digits["input_shape"] == [1, 8, 8] and digits["family"] == "anode"
     assert by_name["broken-node"]["loaded_versions"] == []
 
 
@@ -41,7 +42,8 @@ def test_version_detail_has_manifest_status_and_golden_baseline(api: httpx.Clien
     assert body["aliases"] == ["stable"]
     baseline = body["golden_nfe_baseline"]
     assert baseline["nfe_mean"] > 0 and baseline["samples"] == 8 and baseline["solver"]["method"] == "dopri5"
-    assert body["manifest"]["family"] == "node" and set(body["files"]) == {"weights.safetensors", "golden.json"}
+    assert body["manifest"]["family"] == "node"
+    assert set(body["files"]) == {"weights.safetensors", "golden.json"}
 
 
 def test_anode_version_detail_reports_the_augmented_state(api: httpx.Client) -> None:
