@@ -1,0 +1,122 @@
+"""Every training option, validated once at the edge (CLI or demo presets) and frozen.
+
+Field descriptions double as the CLI's ``--help`` text (see cli.py), so the bounds and their
+documentation live in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from models_store import (
+    ArchitectureSpec,
+    ConvEncoderSpec,
+    FieldSpec,
+    FlattenEncoderSpec,
+    SolverDefaults,
+    validate_name,
+)
+from models_store.architecture import Activation
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .datasets import DEFAULT_NOISE, TOY_GENERATORS, DatasetName
+from .solvers import Method
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Width = Annotated[int, Field(ge=1, le=4096)]
+
+
+class TrainConfig(BaseModel):
+    """What to train, how, and under which name it is published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(None, description="model name in the store; default '<dataset>-<node|anode>'")
+    dataset: DatasetName = Field(
+        "moons", description="built-in dataset, or your own file (csv, npz) given by --data"
+    )
+    data: Path | None = Field(None, description="path of the CSV or NPZ file (datasets csv and npz)")
+    label_column: str = Field("label", min_length=1, description="the CSV column holding the class label")
+    samples: int = Field(1000, ge=10, le=1_000_000, description="number of points of a toy dataset")
+    noise: float | None = Field(
+        None, ge=0, le=10, description="noise of a toy dataset; default 0.1 moons, 0.05 circles and spirals"
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the data, the split, the init and the batches")
+    encoder: Literal["flatten", "conv"] = Field(
+        "flatten", description="flatten: the input is z(0); conv: a conv downsampler (image inputs)"
+    )
+    conv_channels: list[Width] = Field([8, 16], min_length=1, max_length=6, description="conv encoder channels")
+    latent_dim: Width = Field(16, description="conv encoder output size, before augmentation")
+    augment_dim: int = Field(0, ge=0, le=1024, description="zeros appended to z(0); >= 1 makes an ANODE")
+    hidden: list[Width] = Field([64], min_length=1, max_length=8, description="hidden widths of the field f")
+    activation: Activation = Field("tanh", description="activation of the field f")
+    time_input: bool = Field(False, description="feed t to the field f (non-autonomous ODE)")
+    epochs: int = Field(20, ge=1, le=100_000, description="passes over the training split")
+    batch_size: int = Field(64, ge=1, le=1_000_000, description="samples per optimiser step")
+    lr: Positive = Field(3e-3, le=10, description="Adam learning rate")
+    weight_decay: float = Field(
+        0.0, ge=0, le=10, allow_inf_nan=False, description="decoupled weight decay (AdamW); 0 is plain Adam"
+    )
+    schedule: Literal["constant", "cosine"] = Field("cosine", description="learning-rate schedule over the epochs")
+    method: Method = Field("dopri5", description="torchdiffeq method used while training")
+    rtol: Positive = Field(1e-3, description="relative tolerance while training (adaptive methods)")
+    atol: Positive = Field(1e-3, description="absolute tolerance while training (adaptive methods)")
+    step_size: Positive = Field(0.05, le=1, description="step size while training (fixed-grid methods)")
+    adjoint: bool = Field(False, description="backpropagate with the adjoint method (O(1) memory, more NFE)")
+    kinetic_energy: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="weight of the kinetic-energy penalty, integral of ||f||^2 dt"
+    )
+    serve_method: Method = Field("dopri5", description="the default serving method written in the manifest")
+    serve_rtol: Positive = Field(1e-4, description="the default serving relative tolerance")
+    serve_atol: Positive = Field(1e-4, description="the default serving absolute tolerance")
+    description: str = Field("", max_length=500, description="free text stored in the manifest")
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str | None) -> str | None:
+        return None if name is None else validate_name(name)
+
+    @model_validator(mode="after")
+    def _file_datasets_need_data(self) -> TrainConfig:
+        if self.dataset in ("csv", "npz") and self.data is None:
+            raise ValueError(f"dataset {self.dataset} needs --data PATH")
+        return self
+
+    @property
+    def family(self) -> Literal["node", "anode"]:
+        return "anode" if self.augment_dim else "node"
+
+    @property
+    def model_name(self) -> str:
+        return self.name or validate_name(f"{self.dataset}-{self.family}")
+
+    def dataset_params(self) -> dict[str, float | int | str | bool | None]:
+        """The parameters that regenerate the data, as stored in the training record."""
+        if self.dataset in TOY_GENERATORS:
+            noise = DEFAULT_NOISE[self.dataset] if self.noise is None else self.noise
+            return {"samples": self.samples, "noise": noise}
+        if self.dataset == "csv":
+            return {"path": str(self.data), "label_column": self.label_column}
+        if self.dataset == "npz":
+            return {"path": str(self.data)}
+        return {}
+
+    def training_solver(self) -> SolverDefaults:
+        return SolverDefaults(method=self.method, rtol=self.rtol, atol=self.atol, step_size=self.step_size)
+
+    def serving_solver(self) -> SolverDefaults:
+        return SolverDefaults(method=self.serve_method, rtol=self.serve_rtol, atol=self.serve_atol)
+
+    def architecture(self, input_shape: list[int], num_classes: int) -> ArchitectureSpec:
+        """The network spec for data of this shape; raises ValidationError if they do not fit."""
+        encoder = (
+            ConvEncoderSpec(channels=self.conv_channels, latent_dim=self.latent_dim)
+            if self.encoder == "conv"
+            else FlattenEncoderSpec()
+        )
+        field = FieldSpec(hidden=self.hidden, activation=self.activation, time_input=self.time_input)
+        return ArchitectureSpec(
+            input_shape=input_shape, encoder=encoder, augment_dim=self.augment_dim, field=field,
+            num_classes=num_classes,
+        )
