@@ -11,38 +11,38 @@ _METRICS: dict[str, Any] = {"train": {"accuracy": 0.995, "loss": 0.021},
                             "val": {"accuracy": 0.99, "loss": 0.03},
                             "test": {"accuracy": 0.992, "loss": 0.027}}
 
-PREDICT_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25], [1.8, 0.1]], "solver": SOLVER}
+PREDICT_REQUEST: dict[str, Any] = {"inputs": [[0.0, 0.9], [1.5, -0.3]], "solver": SOLVER}
 PREDICT_DEFAULTS_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]]}
 PREDICT_FIXED_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]],
                                          "solver": {"method": "rk4", "step_size": 0.05}}
-PREDICT_NESTED_REQUEST: dict[str, Any] = {"inputs": [[[[0.0] * 8] * 8]]}
-TRAJECTORY_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "num_points": 3}
+PREDICT_NESTED_REQUEST: dict[str, Any] = {"inputs": [[[[0.0, 0.0, 0.3, 0.8, 0.8, 0.3, 0.0, 0.0]] * 8]]}
+TRAJECTORY_REQUEST: dict[str, Any] = {"inputs": [[0.1, 0.5]], "num_points": 3}
 TRAJECTORY_TIMES_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "times": [0.0, 0.25, 0.5, 1.0],
                                             "solver": {"method": "bosh3", "rtol": 1e-6, "atol": 1e-6}}
 
 PREDICT_RESPONSE: dict[str, Any] = {
-    "model": "moons-node", "version": 1, "predictions": ["upper", "lower"],
+    "model": "moons-node", "version": 1, "predictions": ["0", "1"],
     "probabilities": [[0.97, 0.03], [0.02, 0.98]], "nfe": [26, 32], "accepted_steps": [4, 5],
     "rejected_steps": [0, 0], "solver": {**SOLVER, "step_size": 0.05}, "batch_invariant": True,
 }
 TRAJECTORY_RESPONSE: dict[str, Any] = {
     "model": "circles-anode", "version": 1, "times": [0.0, 0.5, 1.0],
-    "states": [[[0.5, -0.25, 0.0]], [[0.61, -0.4, 0.32]], [[0.7, -0.52, 0.81]]],
+    "states": [[[0.1, 0.5, 0.0]], [[0.12, 0.61, 0.32]], [[0.15, 0.7, 0.81]]],
     "probabilities": [[[0.55, 0.45]], [[0.8, 0.2]], [[0.96, 0.04]]],
-    "predictions": ["inner"], "final_probabilities": [[0.96, 0.04]], "nfe": [26], "accepted_steps": [4],
+    "predictions": ["1"], "final_probabilities": [[0.96, 0.04]], "nfe": [26], "accepted_steps": [4],
     "rejected_steps": [0], "solver": _DEFAULT_SOLVER, "batch_invariant": True,
 }
 _INPUT = {"shape": [2], "dtype": "float32", "feature_names": ["x", "y"]}
 _MANIFEST_SUMMARY: dict[str, Any] = {
     "family": "node", "created_at": "2025-01-01T12:00:00Z", "description": "two moons, Neural ODE",
-    "input": _INPUT, "classes": ["upper", "lower"], "augment_dim": 0, "state_dim": 2,
+    "input": _INPUT, "classes": ["0", "1"], "augment_dim": 0, "state_dim": 2,
     "interval": [0.0, 1.0], "default_solver": _DEFAULT_SOLVER,
     "training": {"dataset": "moons", "epochs": 40, "metrics": _METRICS,
                  "nfe": {"mean": 26.0, "p50": 26.0, "p95": 32.0}},
 }
 MODEL_LIST: dict[str, Any] = {"models": [{
     "name": "moons-node", "latest_version": 2, "aliases": {"latest": 2, "stable": 1}, "versions": [1, 2],
-    "loaded_versions": [1, 2], "family": "node", "input_shape": [2], "classes": ["upper", "lower"],
+    "loaded_versions": [1, 2], "family": "node", "input_shape": [2], "classes": ["0", "1"],
     "description": "two moons, Neural ODE",
 }]}
 MODEL_DETAIL: dict[str, Any] = {
