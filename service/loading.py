@@ -111,7 +111,7 @@ def refresh_version(store: ModelStore, name: str, version: int, previous: Versio
             store.verify(name, version)
             digest = sha256_file(folder / MANIFEST_FILE)
         except (StoreError, OSError) as exc:
-            return _failed(name, version, current, exc, previous.manifest)
+            return _failed(store, name, version, current, exc, previous.manifest)
         if digest == previous.digest:
             return replace(previous, fingerprint=current)
     return load_version(store, name, version, current)
@@ -133,7 +133,7 @@ def load_version(store: ModelStore, name: str, version: int, current: Fingerprin
         self_test(runner, manifest, golden)
         baseline = golden_baseline(runner, manifest, golden)
     except Exception as exc:  # noqa: BLE001 -- see the docstring
-        return _failed(name, version, current, exc, manifest)
+        return _failed(store, name, version, current, exc, manifest)
     log.info("loaded %s/%s (golden NFE baseline %.1f)", name, version, baseline.nfe_mean)
     return LoadedVersion(name, version, manifest, digest, current, runner, baseline)
 
@@ -161,8 +161,11 @@ def golden_baseline(runner: ModelRunner, manifest: Manifest, golden: Golden) -> 
     return Baseline(float(np.mean(pred.nfe)), len(pred.nfe), cfg)
 
 
-def _failed(name: str, version: int, current: Fingerprint, exc: Exception,
+def _failed(store: ModelStore, name: str, version: int, current: Fingerprint, exc: Exception,
             manifest: Manifest | None) -> FailedVersion:
-    reason = str(exc) or type(exc).__name__
+    # The reason is public (GET /v1/models/{name}): no absolute paths of the server in it.
+    folder = str(store.root / name / str(version))
+    reason = (str(exc) or type(exc).__name__).replace(folder, f"{name}/{version}")
+    reason = reason.replace(str(store.root), "<store>")
     log.warning("refusing %s/%s: %s", name, version, reason)
     return FailedVersion(name, version, reason, current, manifest)

@@ -96,6 +96,7 @@ def test_a_tampered_version_is_refused_while_the_others_keep_serving(server: htt
     detail = server.get("/v1/models/circles-anode").json()
     v1 = next(v for v in detail["versions"] if v["version"] == 1)
     assert v1["status"] == "failed" and WEIGHTS_FILE in v1["reason"] and "sha256" in v1["reason"]
+    assert str(store.root) not in v1["reason"]  # the public reason names no server paths
     assert report["failed"] == [] or report["failed"][0]["model"] == "circles-anode"  # or the poller saw it
     r = _predict(server, "circles-anode", "1")
     assert r.status_code == 503 and r.json()["error"]["type"] == "version_unavailable"
