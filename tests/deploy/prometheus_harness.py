@@ -50,10 +50,13 @@ class Prometheus:
         (sample,) = self.query(expr)
         return float(sample["value"][1])
 
-    def alerts(self, state: str | None = None) -> list[dict[str, Any]]:
-        """Active alerts (pending or firing), optionally only those in ``state``."""
-        alerts = self._get("/api/v1/alerts")["alerts"]
-        return [a for a in alerts if state is None or a["state"] == state]
+    def alerts(self, alertname: str | None = None, state: str | None = None, **labels: str) -> list[dict]:
+        """Active alerts (pending or firing), of one name, in one state, with these labels."""
+        wanted = {**labels, **({"alertname": alertname} if alertname else {})}
+        return [
+            alert for alert in self._get("/api/v1/alerts")["alerts"]
+            if wanted.items() <= alert["labels"].items() and state in (None, alert["state"])
+        ]
 
     def rules(self) -> list[dict[str, Any]]:
         """Every loaded recording and alert rule, with its ``health`` and ``lastError``."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_harness import Prometheus, dashboard_queries, running_prometheus
+from prometheus_harness import Prometheus, dashboard_queries
 
 from service.metrics import ServedVersion, Metrics
 
@@ -62,25 +62,17 @@ def send_known_traffic(metrics: Metrics) -> None:
 
 
 @pytest.fixture(scope="module")
-def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+def prom(start_prometheus: Callable[..., Prometheus]) -> Iterator[Prometheus]:
     metrics = Metrics(CollectorRegistry())
     metrics.set_loaded_versions([HARD, EASY])
     metrics.count_load_failure("moons", "9")
     send_known_traffic(metrics)  # creates the series: rate() cannot see a series' first value
     with socket.socket() as refusing, serving(metrics) as target:
         refusing.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
-        dead = f"127.0.0.1:{refusing.getsockname()[1]}"
-        with running_prometheus(tmp_path_factory.mktemp("prom"), [target, dead]) as prom:
-            prom.wait_for(lambda: prom.query(f'up{{instance="{target}"}} == 1'), what="a first scrape")
-            send_known_traffic(metrics)
-            yield prom
-
-
-def active(prom: Prometheus, alertname: str, **labels: str) -> list[dict]:
-    return [
-        alert for alert in prom.alerts()
-        if alert["labels"]["alertname"] == alertname and labels.items() <= alert["labels"].items()
-    ]
+        prom = start_prometheus(target, f"127.0.0.1:{refusing.getsockname()[1]}")
+        prom.wait_for(lambda: prom.query(f'up{{instance="{target}"}} == 1'), what="a first scrape")
+        send_known_traffic(metrics)
+        yield prom
 
 
 def test_every_rule_evaluates_without_error(prom: Prometheus) -> None:
@@ -95,24 +87,24 @@ def test_dashboard_query_returns_data(prom: Prometheus, title: str, expr: str) -
 
 
 def test_nfe_drift_is_pending_for_hard_inputs_and_inactive_for_in_distribution(prom: Prometheus) -> None:
-    prom.wait_for(lambda: active(prom, "OdeserveNfeDrift", model=HARD.model), what="NFE drift on hard inputs")
+    prom.wait_for(lambda: prom.alerts("OdeserveNfeDrift", model=HARD.model), what="NFE drift on hard inputs")
     assert prom.value(f'odeserve:sample_nfe:p95_10m{{model="{EASY.model}"}}') < 3 * EASY.golden_nfe
-    assert active(prom, "OdeserveNfeDrift", model=EASY.model) == []
+    assert prom.alerts("OdeserveNfeDrift", model=EASY.model) == []
 
 
 def test_error_ratio_and_latency_alerts_go_pending(prom: Prometheus) -> None:
-    prom.wait_for(lambda: active(prom, "OdeserveHighErrorRatio"), what="the 5xx ratio alert")
-    slow = prom.wait_for(lambda: active(prom, "OdeserveHighLatencyP99"), what="the p99 alert")
+    prom.wait_for(lambda: prom.alerts("OdeserveHighErrorRatio"), what="the 5xx ratio alert")
+    slow = prom.wait_for(lambda: prom.alerts("OdeserveHighLatencyP99"), what="the p99 alert")
     assert [a["labels"]["endpoint"] for a in slow] == ["/v1/models/{name}/trajectory"]
 
 
 def test_a_version_that_failed_to_load_fires_at_once(prom: Prometheus) -> None:
-    firing = prom.wait_for(lambda: active(prom, "OdeserveModelLoadFailure"), what="the load-failure alert")
+    firing = prom.wait_for(lambda: prom.alerts("OdeserveModelLoadFailure"), what="the load-failure alert")
     labels = [(a["labels"]["model"], a["labels"]["version"], a["state"]) for a in firing]
     assert labels == [("moons", "9", "firing")]
 
 
 def test_service_down_goes_pending_for_the_target_nothing_answers(prom: Prometheus) -> None:
-    down = prom.wait_for(lambda: active(prom, "OdeserveDown"), what="the down alert")
+    down = prom.wait_for(lambda: prom.alerts("OdeserveDown"), what="the down alert")
     assert [a["labels"]["instance"] for a in down] == [prom.query("up == 0")[0]["metric"]["instance"]]
     assert len(prom.query("up == 1")) == 1
