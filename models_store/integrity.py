@@ -25,6 +25,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def digest_line(manifest_bytes: bytes) -> bytes:
+    """The exact content of ``manifest.sha256`` for these manifest bytes (sha256sum's format)."""
+    return f"{sha256_bytes(manifest_bytes)}  {MANIFEST_FILE}\n".encode()
+
+
 def read_manifest(folder: Path) -> Manifest:
     """Parse a version's manifest after checking it against its digest file."""
     path = folder / MANIFEST_FILE
@@ -32,10 +37,10 @@ def read_manifest(folder: Path) -> Manifest:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise IntegrityError(f"{MANIFEST_FILE} is larger than {MAX_MANIFEST_BYTES} bytes", MANIFEST_FILE)
         raw = path.read_bytes()
-        expected = (folder / MANIFEST_DIGEST_FILE).read_text(encoding="ascii").split()[0]
-    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        recorded = (folder / MANIFEST_DIGEST_FILE).read_bytes()
+    except OSError as exc:
         raise IntegrityError(f"cannot read manifest of {folder}: {exc}", MANIFEST_FILE) from exc
-    if sha256_bytes(raw) != expected:
+    if recorded != digest_line(raw):  # byte for byte: a changed separator or name is a change too
         raise IntegrityError(f"{MANIFEST_FILE} does not match {MANIFEST_DIGEST_FILE}", MANIFEST_FILE)
     try:
         return Manifest.model_validate_json(raw)

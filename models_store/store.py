@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .errors import InvalidName, ModelNotFound, PublishError, VersionNotFound
-from .integrity import read_manifest, sha256_bytes, verify_folder
+from .integrity import digest_line, read_manifest, sha256_bytes, verify_folder
 from .manifest import MANIFEST_DIGEST_FILE, MANIFEST_FILE, Manifest
 from .naming import LATEST, is_version_dirname, parse_version_ref, validate_alias, validate_name
 
@@ -138,6 +138,7 @@ class ModelStore:
         digests = {fname: sha256_bytes(data) for fname, data in files.items()}
         tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=model_dir))
         try:
+            tmp.chmod(0o755)  # mkdtemp's 0700 would hide the version from a service run as another user
             for fname, data in files.items():
                 _write_file(tmp / fname, data)
             manifest = self._rename_into_place(model_dir, tmp, digests, make_manifest)
@@ -163,7 +164,7 @@ class ModelStore:
                 raise PublishError("make_manifest must use the given name, version and file digests")
             raw = _manifest_bytes(manifest)
             _write_file(tmp / MANIFEST_FILE, raw)
-            _write_file(tmp / MANIFEST_DIGEST_FILE, f"{sha256_bytes(raw)}  {MANIFEST_FILE}\n".encode())
+            _write_file(tmp / MANIFEST_DIGEST_FILE, digest_line(raw))
             _fsync_dir(tmp)
             try:
                 os.rename(tmp, model_dir / str(candidate))

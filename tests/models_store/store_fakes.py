@@ -1,0 +1,95 @@
+"""A small but complete stored version built through models_store's API, without training.
+
+Also a script: ``python store_fakes.py ROOT NAME MODE BARRIER`` publishes one version from a
+separate process (MODE ``race``: wait at a two-process barrier inside make_manifest; ``hang``:
+say "ready" inside make_manifest, then block until killed) and prints the version it got.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from models_store import (
+    GOLDEN_FILE,
+    ONNX_FILES,
+    WEIGHTS_FILE,
+    ArchitectureSpec,
+    FieldSpec,
+    Golden,
+    InputSpec,
+    Manifest,
+    ModelStore,
+    SolverDefaults,
+    build_network,
+    weights_to_bytes,
+)
+
+SPEC = ArchitectureSpec(input_shape=[2], augment_dim=1, field=FieldSpec(hidden=[8]), num_classes=2)
+BARRIER_TIMEOUT_S = 120
+
+
+def version_files(seed: int = 0) -> dict[str, bytes]:
+    torch.manual_seed(seed)
+    golden = Golden(inputs=[[0.0, 1.0]], labels=[0], probabilities=[[0.75, 0.25]], solver=SolverDefaults(), nfe=[14])
+    return {
+        WEIGHTS_FILE: weights_to_bytes(build_network(SPEC)),
+        **{name: f"placeholder program {name}".encode() for name in ONNX_FILES},
+        GOLDEN_FILE: golden.model_dump_json().encode(),
+    }
+
+
+def manifest_factory(name: str, before: Callable[[int], None] = lambda version: None):
+    def make_manifest(version: int, digests: dict[str, str]) -> Manifest:
+        before(version)
+        return Manifest(
+            name=name, version=version, created_at=datetime.now(UTC), family="anode", architecture=SPEC,
+            input=InputSpec(shape=[2]), classes=["a", "b"], files=digests,
+        )
+
+    return make_manifest
+
+
+def publish_fake(store: ModelStore, name: str, seed: int = 0) -> Manifest:
+    return store.publish(name, version_files(seed), manifest_factory(name))
+
+
+def _wait_for_both(barrier: Path, version: int) -> None:
+    """Both publishers reach make_manifest holding the same candidate number before either renames."""
+    (barrier / str(os.getpid())).touch()
+    deadline = time.monotonic() + BARRIER_TIMEOUT_S
+    while len(list(barrier.iterdir())) < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other publisher never arrived")
+        time.sleep(0.01)
+
+
+def _hang(version: int) -> None:
+    print("ready", flush=True)
+    time.sleep(3600)
+
+
+def _child(root: str, name: str, mode: str, barrier: str) -> None:
+    calls: list[int] = []
+
+    def before(version: int) -> None:
+        calls.append(version)
+        if len(calls) > 1:
+            return
+        if mode == "race":
+            _wait_for_both(Path(barrier), version)
+        else:
+            _hang(version)
+
+    manifest = ModelStore(root).publish(name, version_files(), manifest_factory(name, before))
+    print(manifest.version, flush=True)
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:5])
