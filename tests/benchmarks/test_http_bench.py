@@ -1,0 +1,54 @@
+"""benchmarks.http_bench: the servers it starts, the ratios and the target checks (no load here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import http_bench
+from benchmarks.wrk import WrkResult
+
+
+def result(rps: float, p50_ms: float, errors: int = 0) -> WrkResult:
+    return WrkResult(requests=int(rps * 10), duration_s=10.0, p50_ms=p50_ms, p90_ms=p50_ms, p99_ms=2 * p50_ms,
+                     mean_ms=p50_ms, max_ms=3 * p50_ms, status_errors=errors, socket_errors=0)
+
+
+ROWS = [
+    http_bench.Row("floor", 1, result(2000, 0.5)), http_bench.Row("floor", 16, result(3000, 5.0)),
+    http_bench.Row("naive", 1, result(70, 13.0)), http_bench.Row("naive", 16, result(20, 800.0)),
+    http_bench.Row("odeserve", 1, result(1000, 0.9)), http_bench.Row("odeserve", 16, result(1200, 13.0)),
+    http_bench.Row("odeserve", 64, result(1300, 50.0, errors=2)),
+]
+
+
+def test_compare_gives_ratios_at_the_same_connection_count() -> None:
+    rows = {(r["server"], r["connections"]): r for r in http_bench.compare(ROWS)}
+    assert rows["odeserve", 16]["rps_vs_floor"] == pytest.approx(0.4)
+    assert rows["odeserve", 1]["p50_vs_floor"] == pytest.approx(1.8)
+    assert rows["odeserve", 16]["rps_vs_naive"] == pytest.approx(60.0)
+    assert rows["odeserve", 64]["rps_vs_floor"] is None and rows["odeserve", 64]["errors"] == 2
+
+
+def test_targets() -> None:
+    found = http_bench.targets(ROWS)  # 16: 40% of the floor; 1: 1.8x its p50; 64 >= 16; 64 has errors
+    assert [t.passed for t in found] == [False, True, True, False]
+    assert [t.claim[:3] for t in found] == ["16 ", "1 c", "64 ", "64 "]
+
+
+def test_server_specs_and_passthrough() -> None:
+    args = http_bench.build_parser().parse_args(
+        ["--store", "/tmp/s", "--env", "ODESERVE_BACKEND=onnxruntime",
+         "--odeserve-args", "--poll-interval 0"])
+    specs = http_bench.server_specs(args)
+    assert [s.name for s in specs] == ["floor", "naive", "odeserve"]
+    odeserve = specs[2].command(1234)
+    assert odeserve[1:5] == ["-m", "service", "--port", "1234"] and odeserve[-2:] == ["--poll-interval", "0"]
+    assert specs[2].env == {"ODESERVE_BACKEND": "onnxruntime"} and specs[2].ready_path == "/readyz"
+    assert specs[1].env["BENCH_STORE"] == str(Path("/tmp/s").resolve())
+
+
+def test_env_must_be_key_value() -> None:
+    with pytest.raises(SystemExit):
+        http_bench.parse_env(["NOVALUE"])
