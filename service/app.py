@@ -43,7 +43,8 @@ answer says which version and solver settings were used and how many function ev
 each input needed. Native methods solve each input with its own step size, so an answer does not
 depend on what else was in the request (`batch_invariant: true`).
 
-Errors are JSON: `{"error": {"type", "message", "details"}}`.
+Errors are JSON: `{"error": {"type", "message", "details"}}` (under `/v2`, the Open Inference Protocol's
+`{"error": message}`).
 """
 
 
@@ -89,13 +90,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = validation_details(exc.errors())
-    return error_response(RequestValidationFailed(_validation_message(details), details))
+    return error_response(RequestValidationFailed(_validation_message(details), details), request.url.path)
 
 
 def _validation_message(details: list[dict[str, Any]]) -> str:
@@ -115,13 +116,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     messages = {404: f"no route {request.url.path}",
                 405: f"{request.method} is not allowed on {request.url.path}"}
     message = messages.get(exc.status_code, str(exc.detail))
-    return error_response(for_status(exc.status_code, message, exc.headers))
+    return error_response(for_status(exc.status_code, message, exc.headers), request.url.path)
 
 
 async def _foreign_error(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(from_foreign(exc))
+    return error_response(from_foreign(exc), request.url.path)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(ServiceError("internal server error"))
+    return error_response(ServiceError("internal server error"), request.url.path)

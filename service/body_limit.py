@@ -24,7 +24,7 @@ class BodyLimitMiddleware:
             self._check_declared(scope)
             body = await self._read(receive)
         except ServiceError as exc:
-            await error_response(exc)(scope, receive, send)
+            await error_response(exc, scope["path"])(scope, receive, send)
             return
         if body is not None:  # None: the client left before sending its whole body
             await self.app(scope, _replay(body, receive), send)

@@ -20,8 +20,9 @@
     └── Unavailable                   503 unavailable
         └── VersionUnavailable        503 version_unavailable   the version failed to load
 
-Every answer is ``{"error": {"type", "message", "details"}}``; :func:`error_response` builds it,
-and :func:`from_foreign` turns the engine's and the store's errors into this tree.
+Every answer is ``{"error": {"type", "message", "details"}}``, except under ``/v2``, where the Open
+Inference Protocol's clients (Triton, KServe) read a flat ``{"error": message}``; :func:`error_response`
+builds both, and :func:`from_foreign` turns the engine's and the store's errors into this tree.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from starlette.responses import JSONResponse
 
 import models_store
 from service.engine import StepLimitExceeded, UnknownMethod
+
+OIP_PREFIX = "/v2"
+"""Where the Open Inference Protocol (KServe v2) lives; its errors are ``{"error": message}``."""
 
 
 class ServiceError(Exception):
@@ -158,8 +162,12 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return [_clean_error(err) for err in errors]
 
 
-def error_response(exc: ServiceError) -> JSONResponse:
-    body = {"error": {"type": exc.type, "message": exc.message, "details": exc.details}}
+def error_response(exc: ServiceError, path: str = "") -> JSONResponse:
+    """The error as JSON; ``path`` (the request's) chooses the Open Inference Protocol's shape under /v2."""
+    if path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/"):
+        body: dict[str, Any] = {"error": exc.message}
+    else:
+        body = {"error": {"type": exc.type, "message": exc.message, "details": exc.details}}
     return JSONResponse(body, status_code=exc.status, headers=exc.headers or None)
 
 

@@ -13,7 +13,9 @@ from service import Settings, create_app
 POINT = [0.5, -0.25]
 JSON = {"content-type": "application/json"}
 OPERATIONS = {"healthz", "readyz", "list_models", "get_model", "get_version", "predict", "predict_version",
-              "trajectory", "trajectory_version", "reload"}
+              "trajectory", "trajectory_version", "reload", "v2_server_metadata", "v2_live", "v2_ready",
+              "v2_model_metadata", "v2_model_version_metadata", "v2_model_ready", "v2_model_version_ready",
+              "v2_infer", "v2_infer_version"}
 
 
 def test_probes(api: httpx.Client) -> None:
