@@ -52,14 +52,16 @@ SPECS: dict[str, tuple[ArchitectureSpec, list[str]]] = {
 
 
 def reference_probabilities(network: OdeClassifier, inputs: np.ndarray, interval: tuple[float, float],
-                            rtol: float = 1e-7, atol: float = 1e-7) -> np.ndarray:
-    """Class probabilities solved by torchdiffeq's dopri5 in float64 (the parity reference)."""
+                            method: str = "dopri5", rtol: float = 1e-7, atol: float = 1e-7,
+                            step_size: float | None = None) -> np.ndarray:
+    """Class probabilities solved by torchdiffeq in float64 (by default the tight parity reference)."""
     net = copy.deepcopy(network).double().eval()
+    options = {} if step_size is None else {"step_size": step_size}
     with torch.no_grad():
         x = torch.as_tensor(inputs, dtype=torch.float64).reshape(-1, *net.spec.input_shape)
         z0 = net.initial_state(x)
         t = torch.tensor(interval, dtype=torch.float64)
-        zt = torchdiffeq.odeint(net.field, z0, t, method="dopri5", rtol=rtol, atol=atol)[-1]
+        zt = torchdiffeq.odeint(net.field, z0, t, method=method, rtol=rtol, atol=atol, options=options)[-1]
         return torch.softmax(net.head(zt), dim=-1).numpy()
 
 
