@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
-from models_store import DEFAULT_STORE_ROOT, StoreError
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
+
+from models_store import DEFAULT_STORE_ROOT, StoreError
 
 from . import commands
 from .config import TrainConfig
@@ -23,7 +24,9 @@ from .demo import DEMO_MODELS
 from .errors import TrainingError
 
 EXIT_USAGE, EXIT_FAILURE = 2, 1
-DESCRIPTION = "Train Neural ODE / Augmented Neural ODE classifiers and manage the model store they are published to."
+DESCRIPTION = (
+    "Train Neural ODE / Augmented Neural ODE classifiers and manage the model store they are published to."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +40,9 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 64,64, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 64,64, got {text!r}"
+        ) from None
 
 
 def _base_type(annotation: Any) -> Any:
@@ -52,7 +57,11 @@ def _add_field_option(parser: argparse.ArgumentParser, name: str, field: FieldIn
     annotation = _base_type(field.annotation)
     default = ",".join(map(str, field.default)) if isinstance(field.default, list) else field.default
     suffix = "" if default is None else f" (default: {default})"
-    kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": f"{field.description}{suffix}"}
+    kwargs: dict[str, Any] = {
+        "dest": name,
+        "default": argparse.SUPPRESS,
+        "help": f"{field.description}{suffix}",
+    }
     if annotation is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
     elif get_origin(annotation) is Literal:
@@ -65,7 +74,9 @@ def _add_field_option(parser: argparse.ArgumentParser, name: str, field: FieldIn
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE_ROOT, help="store root (default: the demo store)")
+    parser.add_argument(
+        "--store", type=Path, default=DEFAULT_STORE_ROOT, help="store root (default: the demo store)"
+    )
 
 
 def _add_train(subparsers: Any) -> None:
@@ -102,7 +113,9 @@ def _add_store_commands(subparsers: Any) -> None:
 def _add_demo(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="rebuild the demo models deterministically")
     demo.add_argument("--force", action="store_true", help="remove existing demo model folders first")
-    demo.add_argument("--only", action="append", choices=list(DEMO_MODELS), help="build only this model (repeatable)")
+    demo.add_argument(
+        "--only", action="append", choices=list(DEMO_MODELS), help="build only this model (repeatable)"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     _store_option(demo)
     demo.set_defaults(handler=commands.demo)
@@ -121,7 +134,11 @@ def describe(error: ValidationError) -> str:
     """A ValidationError as one line, naming options the way the user typed them."""
     parts = []
     for item in error.errors():
-        where = "--" + str(item["loc"][0]).replace("_", "-") if item["loc"] and error.title == "TrainConfig" else ""
+        where = (
+            "--" + str(item["loc"][0]).replace("_", "-")
+            if item["loc"] and error.title == "TrainConfig"
+            else ""
+        )
         message = item["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts).replace("\n", " ")

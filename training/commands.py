@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from models_store import IntegrityError, Manifest, ModelStore, load_golden, load_network
 from rich.console import Console
 from rich.table import Table
+
+from models_store import IntegrityError, Manifest, ModelStore, load_golden, load_network
 
 from .config import TrainConfig
 from .demo import build_demo
@@ -50,7 +51,15 @@ def _row(store: ModelStore, name: str, version: int, aliases: dict[str, int]) ->
     accuracy = f"{record.metrics['test'].accuracy:.4f}" if record and "test" in record.metrics else "-"
     nfe = f"{record.nfe.mean:.1f}" if record else "-"
     pointing = ", ".join(sorted(alias for alias, v in aliases.items() if v == version))
-    return [name, str(version), pointing, manifest.family, accuracy, nfe, manifest.created_at.strftime("%Y-%m-%d")]
+    return [
+        name,
+        str(version),
+        pointing,
+        manifest.family,
+        accuracy,
+        nfe,
+        manifest.created_at.strftime("%Y-%m-%d"),
+    ]
 
 
 def list_models(args: argparse.Namespace) -> int:

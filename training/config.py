@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from models_store import (
     ArchitectureSpec,
     ConvEncoderSpec,
@@ -18,7 +20,6 @@ from models_store import (
     validate_name,
 )
 from models_store.architecture import Activation
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .datasets import DEFAULT_NOISE, TOY_GENERATORS, DatasetName
 from .solvers import Method
@@ -42,11 +43,15 @@ class TrainConfig(BaseModel):
     noise: float | None = Field(
         None, ge=0, le=10, description="noise of a toy dataset; default 0.1 moons, 0.05 circles and spirals"
     )
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the data, the split, the init and the batches")
+    seed: int = Field(
+        0, ge=0, le=2**32 - 1, description="seed of the data, the split, the init and the batches"
+    )
     encoder: Literal["flatten", "conv"] = Field(
         "flatten", description="flatten: the input is z(0); conv: a conv downsampler (image inputs)"
     )
-    conv_channels: list[Width] = Field([8, 16], min_length=1, max_length=6, description="conv encoder channels")
+    conv_channels: list[Width] = Field(
+        [8, 16], min_length=1, max_length=6, description="conv encoder channels"
+    )
     latent_dim: Width = Field(16, description="conv encoder output size, before augmentation")
     augment_dim: int = Field(0, ge=0, le=1024, description="zeros appended to z(0); >= 1 makes an ANODE")
     hidden: list[Width] = Field([64], min_length=1, max_length=8, description="hidden widths of the field f")
@@ -58,14 +63,19 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(
         0.0, ge=0, le=10, allow_inf_nan=False, description="decoupled weight decay (AdamW); 0 is plain Adam"
     )
-    schedule: Literal["constant", "cosine"] = Field("cosine", description="learning-rate schedule over the epochs")
+    schedule: Literal["constant", "cosine"] = Field(
+        "cosine", description="learning-rate schedule over the epochs"
+    )
     method: Method = Field("dopri5", description="torchdiffeq method used while training")
     rtol: Positive = Field(1e-3, description="relative tolerance while training (adaptive methods)")
     atol: Positive = Field(1e-3, description="absolute tolerance while training (adaptive methods)")
     step_size: Positive = Field(0.05, le=1, description="step size while training (fixed-grid methods)")
     adjoint: bool = Field(False, description="backpropagate with the adjoint method (O(1) memory, more NFE)")
     kinetic_energy: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="weight of the kinetic-energy penalty, integral of ||f||^2 dt"
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="weight of the kinetic-energy penalty, integral of ||f||^2 dt",
     )
     serve_method: Method = Field("dopri5", description="the default serving method written in the manifest")
     serve_rtol: Positive = Field(1e-4, description="the default serving relative tolerance")
@@ -117,6 +127,9 @@ class TrainConfig(BaseModel):
         )
         field = FieldSpec(hidden=self.hidden, activation=self.activation, time_input=self.time_input)
         return ArchitectureSpec(
-            input_shape=input_shape, encoder=encoder, augment_dim=self.augment_dim, field=field,
+            input_shape=input_shape,
+            encoder=encoder,
+            augment_dim=self.augment_dim,
+            field=field,
             num_classes=num_classes,
         )

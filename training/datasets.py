@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
+
 from models_store import TrainingRecord
 
 from .errors import DataError
@@ -94,7 +95,11 @@ def make_spirals(samples: int, noise: float, rng: np.random.Generator) -> tuple[
     return x, (np.arange(samples) >= n0).astype(np.int64)
 
 
-TOY_GENERATORS: dict[str, ToyGenerator] = {"moons": make_moons, "circles": make_circles, "spirals": make_spirals}
+TOY_GENERATORS: dict[str, ToyGenerator] = {
+    "moons": make_moons,
+    "circles": make_circles,
+    "spirals": make_spirals,
+}
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "spirals": 0.05}
 DatasetName = Literal["moons", "circles", "spirals", "digits", "csv", "npz"]
 DATASETS: tuple[str, ...] = get_args(DatasetName)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
-from models_store import Manifest, ModelStore
 from rich.console import Console
+
+from models_store import Manifest, ModelStore
 
 from .config import TrainConfig
 from .errors import DemoError
@@ -29,8 +30,16 @@ DEMO_MODELS: dict[str, TrainConfig] = {
         TrainConfig(name="circles-node", hidden=[64, 64], **_CIRCLES),
         TrainConfig(name="circles-anode", augment_dim=1, hidden=[64], **_CIRCLES),
         TrainConfig(
-            name="digits-anode", dataset="digits", encoder="conv", conv_channels=[16, 32], latent_dim=16,
-            augment_dim=4, hidden=[64], epochs=60, lr=1e-2, weight_decay=0.05,
+            name="digits-anode",
+            dataset="digits",
+            encoder="conv",
+            conv_channels=[16, 32],
+            latent_dim=16,
+            augment_dim=4,
+            hidden=[64],
+            epochs=60,
+            lr=1e-2,
+            weight_decay=0.05,
         ),
     )
 }
@@ -46,7 +55,9 @@ def _clear(store: ModelStore, names: list[str], force: bool) -> None:
         shutil.rmtree(store.root / name)
 
 
-def build_demo(store: ModelStore, force: bool = False, only: Iterable[str] = (), console: Console | None = None) -> list[Manifest]:
+def build_demo(
+    store: ModelStore, force: bool = False, only: Iterable[str] = (), console: Console | None = None
+) -> list[Manifest]:
     """Train and publish the demo models (all, or ``only`` those named) as version 1."""
     names = list(only) or list(DEMO_MODELS)
     unknown = sorted(set(names) - set(DEMO_MODELS))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from models_store import NfeStats, OdeClassifier, SolverDefaults, SplitMetrics
 from torch.nn import functional as F
+
+from models_store import NfeStats, OdeClassifier, SolverDefaults, SplitMetrics
 
 from .datasets import Split
 from .solvers import CountingField, integrate
@@ -30,7 +31,9 @@ def split_metrics(network: OdeClassifier, split: Split, solver: SolverDefaults) 
 
 
 @torch.no_grad()
-def solve_each(network: OdeClassifier, x: torch.Tensor, solver: SolverDefaults) -> tuple[torch.Tensor, list[int]]:
+def solve_each(
+    network: OdeClassifier, x: torch.Tensor, solver: SolverDefaults
+) -> tuple[torch.Tensor, list[int]]:
     """Logits and NFE of every sample, each solved alone so its NFE is its own."""
     counter = CountingField(network.field)
     logits, nfe = [], []

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 
 import torch
+
 from models_store import (
     GOLDEN_FILE,
     WEIGHTS_FILE,
@@ -43,17 +44,30 @@ def training_record(config: TrainConfig, splits: Splits, result: TrainResult) ->
     """How the version was made and how it scores on every split at the serving solver."""
     solver = config.serving_solver()
     network = result.network
-    metrics = {part: split_metrics(network, getattr(splits, part), solver) for part in ("train", "val", "test")}
+    metrics = {
+        part: split_metrics(network, getattr(splits, part), solver) for part in ("train", "val", "test")
+    }
     _, nfe = solve_each(network, torch.from_numpy(splits.test.x), solver)
     return TrainingRecord(
-        dataset=config.dataset, dataset_params=config.dataset_params(), seed=config.seed,
-        split_sizes=splits.sizes(), epochs=config.epochs, batch_size=config.batch_size,
-        learning_rate=config.lr, solver=config.training_solver(), adjoint=config.adjoint,
-        kinetic_energy=config.kinetic_energy, metrics=metrics, nfe=nfe_stats(nfe), duration_s=result.duration_s,
+        dataset=config.dataset,
+        dataset_params=config.dataset_params(),
+        seed=config.seed,
+        split_sizes=splits.sizes(),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.lr,
+        solver=config.training_solver(),
+        adjoint=config.adjoint,
+        kinetic_energy=config.kinetic_energy,
+        metrics=metrics,
+        nfe=nfe_stats(nfe),
+        duration_s=result.duration_s,
     )
 
 
-def version_files(network: OdeClassifier, splits: Splits, solver: SolverDefaults, seed: int) -> dict[str, bytes]:
+def version_files(
+    network: OdeClassifier, splits: Splits, solver: SolverDefaults, seed: int
+) -> dict[str, bytes]:
     """Weights, the checked ONNX programs and the golden answers, as bytes."""
     golden = make_golden(network, torch.from_numpy(splits.test.x), solver)
     return {
@@ -63,7 +77,9 @@ def version_files(network: OdeClassifier, splits: Splits, solver: SolverDefaults
     }
 
 
-def publish(store: ModelStore, config: TrainConfig, dataset: Dataset, splits: Splits, result: TrainResult) -> Manifest:
+def publish(
+    store: ModelStore, config: TrainConfig, dataset: Dataset, splits: Splits, result: TrainResult
+) -> Manifest:
     """Publish the trained network as the next version of ``config.model_name``."""
     record = training_record(config, splits, result)
     files = version_files(result.network, splits, config.serving_solver(), config.seed)
@@ -71,11 +87,18 @@ def publish(store: ModelStore, config: TrainConfig, dataset: Dataset, splits: Sp
 
     def make_manifest(version: int, digests: dict[str, str]) -> Manifest:
         return Manifest(
-            name=config.model_name, version=version, created_at=datetime.now(UTC), family=config.family,
+            name=config.model_name,
+            version=version,
+            created_at=datetime.now(UTC),
+            family=config.family,
             architecture=result.network.spec,
             input=InputSpec(shape=dataset.input_shape, feature_names=dataset.feature_names),
-            classes=dataset.classes, default_solver=config.serving_solver(), training=record, files=digests,
-            libraries=libraries, description=config.description or f"{config.family.upper()} on {config.dataset}",
+            classes=dataset.classes,
+            default_solver=config.serving_solver(),
+            training=record,
+            files=digests,
+            libraries=libraries,
+            description=config.description or f"{config.family.upper()} on {config.dataset}",
         )
 
     return store.publish(config.model_name, files, make_manifest)

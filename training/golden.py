@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 import torch
+
 from models_store import Golden, OdeClassifier, SolverDefaults
 
 from .evaluation import solve_each

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 import numpy as np
 import onnxruntime as ort
 import torch
-from models_store import OdeClassifier
 from torch import nn
+
+from models_store import OdeClassifier
 
 from .errors import ExportError
 
@@ -47,8 +48,14 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], inputs: list[str]
     batch = torch.export.Dim("batch", min=1)
     with _quiet_exporter():
         program = torch.onnx.export(
-            module, args, input_names=inputs, output_names=[output], opset_version=OPSET, dynamo=True,
-            dynamic_shapes=tuple({0: batch} for _ in args), verbose=False,
+            module,
+            args,
+            input_names=inputs,
+            output_names=[output],
+            opset_version=OPSET,
+            dynamo=True,
+            dynamic_shapes=tuple({0: batch} for _ in args),
+            verbose=False,
         )
     return program.model_proto.SerializeToString()
 
@@ -77,7 +84,11 @@ def export_programs(network: OdeClassifier, seed: int = 0) -> dict[str, bytes]:
     """The three programs (float32), each verified with onnxruntime on fresh random inputs."""
     network = network.float().eval()
     modules = {"encoder.onnx": network.encoder, "field.onnx": network.field, "head.onnx": network.head}
-    signatures = {"encoder.onnx": (["x"], "h"), "field.onnx": (["t", "z"], "dz"), "head.onnx": (["z"], "logits")}
+    signatures = {
+        "encoder.onnx": (["x"], "h"),
+        "field.onnx": (["t", "z"], "dz"),
+        "head.onnx": (["z"], "logits"),
+    }
     generator = torch.Generator().manual_seed(seed)
     examples = _sample_args(network, _EXAMPLE_BATCH, generator)
     checks = _sample_args(network, _CHECK_BATCH, generator)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from models_store import Manifest, ModelStore
 from rich.console import Console
+
+from models_store import Manifest, ModelStore
 
 from .config import TrainConfig
 from .datasets import load_dataset, split_dataset

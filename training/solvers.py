@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 import torch
-from models_store import SolverDefaults
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
+
+from models_store import SolverDefaults
 
 AdaptiveMethod = Literal["dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"]
 FixedGridMethod = Literal["euler", "midpoint", "heun2", "heun3", "rk4", "implicit_adams", "fixed_adams"]
@@ -64,5 +65,7 @@ def integrate(
     times = torch.tensor(interval, dtype=z0.dtype, device=z0.device)
     options = {"step_size": solver.step_size} if solver.method in FIXED_GRID_METHODS else None
     solve = odeint_adjoint if adjoint else odeint
-    states = solve(field, z0, times, method=solver.method, rtol=solver.rtol, atol=solver.atol, options=options)
+    states = solve(
+        field, z0, times, method=solver.method, rtol=solver.rtol, atol=solver.atol, options=options
+    )
     return states[-1]

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from models_store import ArchitectureSpec, OdeClassifier, SplitMetrics, build_network
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn import functional as F
+
+from models_store import ArchitectureSpec, OdeClassifier, SplitMetrics, build_network
 
 from .config import TrainConfig
 from .datasets import Split, Splits
@@ -61,7 +62,9 @@ def deterministic(seed: int) -> Iterator[None]:
         torch.set_num_threads(previous[1])
 
 
-def _batches(split: Split, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(
+    split: Split, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     x, y = torch.from_numpy(split.x), torch.from_numpy(split.y)
     order = torch.randperm(len(split), generator=generator)
     for start in range(0, len(split), batch_size):
@@ -80,26 +83,54 @@ class _Objective:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
         self.counter.calls = 0
-        z0 = self.network.initial_state(x)
+        z0, adjoint = self.network.initial_state(x), self.config.adjoint
         if self.config.kinetic_energy > 0:
-            state = integrate(self.kinetic, F.pad(z0, (0, 1)), self.solver, adjoint=self.config.adjoint)
+            state = integrate(self.kinetic, F.pad(z0, (0, 1)), self.solver, adjoint=adjoint)
             z1, energy = state[:, :-1], state[:, -1].mean()
         else:
-            z1, energy = integrate(self.counter, z0, self.solver, adjoint=self.config.adjoint), z0.new_zeros(())
+            z1 = integrate(self.counter, z0, self.solver, adjoint=adjoint)
+            energy = z0.new_zeros(())
         logits = self.network.head(z1)
         loss = F.cross_entropy(logits, y) + self.config.kinetic_energy * energy
         return loss, logits, self.counter.calls
 
 
 def _progress(console: Console | None) -> Progress:
-    stats = "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}  val {task.fields[val]:.3f}  nfe {task.fields[nfe]:.1f}"
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(stats), TimeElapsedColumn(),
-        console=console, disable=console is None,
+    fields = "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"
+    stats = fields + "  val {task.fields[val]:.3f}  nfe {task.fields[nfe]:.1f}"
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(stats),
+        TimeElapsedColumn(),
     )
+    return Progress(*columns, console=console, disable=console is None)
 
 
-def _epoch(objective: _Objective, optimiser: torch.optim.Optimizer, batches: Iterator) -> tuple[float, float, float]:
+def _schedule(optimiser: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
+    return torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0)
+
+
+class _BestCheckpoint:
+    """The weights of the epoch with the best validation accuracy; ties go to the lower loss."""
+
+    def __init__(self) -> None:
+        self.score: tuple[float, float] | None = None
+        self.epoch = 0
+        self.state: dict[str, torch.Tensor] = {}
+
+    def offer(self, epoch: int, val: SplitMetrics, network: OdeClassifier) -> None:
+        score = (val.accuracy, -val.loss)
+        if self.score is None or score > self.score:
+            self.score, self.epoch, self.state = score, epoch, copy.deepcopy(network.state_dict())
+
+
+def _epoch(
+    objective: _Objective, optimiser: torch.optim.Optimizer, batches: Iterator
+) -> tuple[float, float, float]:
     """One pass; returns mean loss, accuracy and forward NFE per batch."""
     total_loss = correct = seen = nfe = steps = 0
     for x, y in batches:
@@ -113,27 +144,27 @@ def _epoch(objective: _Objective, optimiser: torch.optim.Optimizer, batches: Ite
     return total_loss / seen, correct / seen, nfe / steps
 
 
-def train(config: TrainConfig, splits: Splits, spec: ArchitectureSpec, console: Console | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, splits: Splits, spec: ArchitectureSpec, console: Console | None = None
+) -> TrainResult:
     """Train a fresh network for ``spec`` on ``splits.train``; deterministic under ``config.seed``."""
     started = time.perf_counter()
     with deterministic(config.seed), _progress(console) as progress:
         network = build_network(spec)
         objective = _Objective(network, config)
         optimiser = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs) if config.schedule == "cosine" else None
+        schedule = _schedule(optimiser, config)
         generator = torch.Generator().manual_seed(config.seed)
         task = progress.add_task(config.model_name, total=config.epochs, loss=0.0, acc=0.0, val=0.0, nfe=0.0)
         history: list[EpochStats] = []
-        best: tuple[tuple[float, float], int, dict] | None = None
+        best = _BestCheckpoint()
         for epoch in range(1, config.epochs + 1):
-            network.train()
-            loss, accuracy, nfe = _epoch(objective, optimiser, _batches(splits.train, config.batch_size, generator))
-            if schedule is not None:
-                schedule.step()
-            val = split_metrics(network.eval(), splits.val, objective.solver)
+            batches = _batches(splits.train, config.batch_size, generator)
+            loss, accuracy, nfe = _epoch(objective, optimiser, batches)
+            schedule.step()
+            val = split_metrics(network, splits.val, objective.solver)
             history.append(EpochStats(epoch, loss, accuracy, nfe, val))
-            if best is None or (val.accuracy, -val.loss) > best[0]:
-                best = ((val.accuracy, -val.loss), epoch, copy.deepcopy(network.state_dict()))
+            best.offer(epoch, val, network)
             progress.update(task, advance=1, loss=loss, acc=accuracy, val=val.accuracy, nfe=nfe)
-        network.load_state_dict(best[2])
-    return TrainResult(network.eval(), history, best[1], time.perf_counter() - started)
+        network.load_state_dict(best.state)
+    return TrainResult(network.eval(), history, best.epoch, time.perf_counter() - started)

@@ -83,10 +83,14 @@ def read_npz(path: Path) -> Table:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     if set(arrays) != {"x", "y"}:
-        raise DataError(f"{path.name} must hold arrays 'x' and 'y'; found {', '.join(sorted(arrays)) or 'none'}")
+        raise DataError(
+            f"{path.name} must hold arrays 'x' and 'y'; found {', '.join(sorted(arrays)) or 'none'}"
+        )
     x, y = arrays["x"], arrays["y"]
     if not 2 <= x.ndim <= 4 or y.shape != (x.shape[0],):
-        raise DataError(f"{path.name}: expected x [N, ...] (1 to 3 feature axes) and y [N]; got {x.shape}, {y.shape}")
+        raise DataError(
+            f"{path.name}: expected x [N, ...] (1 to 3 feature axes) and y [N]; got {x.shape}, {y.shape}"
+        )
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise DataError(f"{path.name}: x must hold finite numbers")
     labels, classes = encode_labels(y.tolist())

@@ -37,7 +37,9 @@ BARRIER_TIMEOUT_S = 120
 
 def version_files(seed: int = 0) -> dict[str, bytes]:
     torch.manual_seed(seed)
-    golden = Golden(inputs=[[0.0, 1.0]], labels=[0], probabilities=[[0.75, 0.25]], solver=SolverDefaults(), nfe=[14])
+    golden = Golden(
+        inputs=[[0.0, 1.0]], labels=[0], probabilities=[[0.75, 0.25]], solver=SolverDefaults(), nfe=[14]
+    )
     return {
         WEIGHTS_FILE: weights_to_bytes(build_network(SPEC)),
         **{name: f"placeholder program {name}".encode() for name in ONNX_FILES},
@@ -49,8 +51,14 @@ def manifest_factory(name: str, before: Callable[[int], None] = lambda version: 
     def make_manifest(version: int, digests: dict[str, str]) -> Manifest:
         before(version)
         return Manifest(
-            name=name, version=version, created_at=datetime.now(UTC), family="anode", architecture=SPEC,
-            input=InputSpec(shape=[2]), classes=["a", "b"], files=digests,
+            name=name,
+            version=version,
+            created_at=datetime.now(UTC),
+            family="anode",
+            architecture=SPEC,
+            input=InputSpec(shape=[2]),
+            classes=["a", "b"],
+            files=digests,
         )
 
     return make_manifest

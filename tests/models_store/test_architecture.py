@@ -15,10 +15,15 @@ from models_store import (
 
 SPECS = {
     "node": ArchitectureSpec(input_shape=[2], num_classes=2),
-    "anode": ArchitectureSpec(input_shape=[2], augment_dim=3, field=FieldSpec(hidden=[16, 16]), num_classes=3),
+    "anode": ArchitectureSpec(
+        input_shape=[2], augment_dim=3, field=FieldSpec(hidden=[16, 16]), num_classes=3
+    ),
     "timed": ArchitectureSpec(input_shape=[4], field=FieldSpec(hidden=[8], time_input=True), num_classes=2),
     "conv": ArchitectureSpec(
-        input_shape=[1, 8, 8], encoder=ConvEncoderSpec(channels=[4, 8, 8], latent_dim=6), augment_dim=2, num_classes=10
+        input_shape=[1, 8, 8],
+        encoder=ConvEncoderSpec(channels=[4, 8, 8], latent_dim=6),
+        augment_dim=2,
+        num_classes=10,
     ),
 }
 
@@ -50,7 +55,10 @@ def test_weights_round_trip_through_safetensors(key, tmp_path):
     path.write_bytes(weights_to_bytes(network))
     other = build_network(SPECS[key])
     other.load_state_dict(load_weights(path), strict=True)
-    assert all(torch.equal(a, b) for a, b in zip(network.state_dict().values(), other.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(network.state_dict().values(), other.state_dict().values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,9 @@ def test_weights_of_another_architecture_are_refused(published):
     other = torch.nn.Linear(3, 3)
     from safetensors.torch import save
 
-    folder = _replace_and_rehash(published, WEIGHTS_FILE, lambda path: path.write_bytes(save(other.state_dict())))
+    folder = _replace_and_rehash(
+        published, WEIGHTS_FILE, lambda path: path.write_bytes(save(other.state_dict()))
+    )
     with pytest.raises(IntegrityError, match="does not fit"):
         load_network(folder, published.verify("fake-node", 1))
 

@@ -33,7 +33,7 @@ def test_a_missing_file_fails_verify(published):
 
 def test_an_extra_file_fails_verify(published):
     (published.version_dir("fake-node", 1) / "notes.txt").write_text("hi")
-    with pytest.raises(IntegrityError, match="notes.txt"):
+    with pytest.raises(IntegrityError, match=r"notes\.txt"):
         published.verify("fake-node", 1)
 
 

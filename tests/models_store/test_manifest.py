@@ -9,8 +9,14 @@ from models_store import ArchitectureSpec, Golden, InputSpec, Manifest, SolverDe
 
 SPEC = ArchitectureSpec(input_shape=[2], augment_dim=1, num_classes=2)
 GOOD = {
-    "name": "m", "version": 1, "created_at": datetime.now(UTC), "family": "anode", "architecture": SPEC,
-    "input": InputSpec(shape=[2]), "classes": ["a", "b"], "files": {"w.bin": "0" * 64},
+    "name": "m",
+    "version": 1,
+    "created_at": datetime.now(UTC),
+    "family": "anode",
+    "architecture": SPEC,
+    "input": InputSpec(shape=[2]),
+    "classes": ["a", "b"],
+    "files": {"w.bin": "0" * 64},
 }
 
 

@@ -22,7 +22,9 @@ def test_invalid_aliases(alias):
         validate_alias(alias)
 
 
-@pytest.mark.parametrize("ref, parsed", [(None, LATEST), (3, 3), ("3", 3), ("stable", "stable"), ("latest", LATEST)])
+@pytest.mark.parametrize(
+    "ref, parsed", [(None, LATEST), (3, 3), ("3", 3), ("stable", "stable"), ("latest", LATEST)]
+)
 def test_parse_version_ref(ref, parsed):
     assert parse_version_ref(ref) == parsed
 

@@ -25,7 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 def _spawn(store: ModelStore, mode: str, barrier: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(CHILD), str(store.root), "fake-node", mode, str(barrier)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
 
 
@@ -76,8 +79,13 @@ def test_latest_cannot_be_removed(published):
 
 @pytest.mark.parametrize(
     "name, ref, error",
-    [("nothing", None, ModelNotFound), ("fake-node", 9, VersionNotFound), ("fake-node", "gone", VersionNotFound),
-     ("../etc", None, InvalidName), ("fake-node", "0", InvalidName)],
+    [
+        ("nothing", None, ModelNotFound),
+        ("fake-node", 9, VersionNotFound),
+        ("fake-node", "gone", VersionNotFound),
+        ("../etc", None, InvalidName),
+        ("fake-node", "0", InvalidName),
+    ],
 )
 def test_resolve_errors(published, name, ref, error):
     with pytest.raises(error):
@@ -129,7 +137,9 @@ def test_a_publisher_killed_mid_publish_leaves_no_visible_version(published, tmp
         child.wait(timeout=60)
     model_dir = published.root / "fake-node"
     leftovers = [p for p in model_dir.iterdir() if p.name.startswith(".tmp-")]
-    assert leftovers and all((p / "weights.safetensors").is_file() for p in leftovers)  # it really was mid-way
+    assert leftovers and all(
+        (p / "weights.safetensors").is_file() for p in leftovers
+    )  # it really was mid-way
     assert published.versions("fake-node") == [1]
     assert published.verify("fake-node", 1).version == 1
     assert json.loads((model_dir / "aliases.json").read_text()) == {"latest": 1}

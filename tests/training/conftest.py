@@ -17,8 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 def run_training(*args: object) -> subprocess.CompletedProcess:
     """``python -m training ARGS`` in a fresh process, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "training", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [sys.executable, "-m", "training", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
 

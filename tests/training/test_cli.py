@@ -38,12 +38,18 @@ def _main(capsys, *args) -> tuple[int, str, str]:
         (["--dataset", "nope"], None, "invalid choice: 'nope'"),
         (["--epochs", "-3"], None, "--epochs: Input should be greater than or equal to 1"),
         (["--rtol", "0"], None, "--rtol: Input should be greater than 0"),
-        (["--dataset", "csv", "--data", "{csv}"], BAD_CSV, "line 14, column 'b': 'seven' is not a finite number"),
+        (
+            ["--dataset", "csv", "--data", "{csv}"],
+            BAD_CSV,
+            "line 14, column 'b': 'seven' is not a finite number",
+        ),
         (["--dataset", "csv", "--data", "{csv}"], NO_LABEL_CSV, "no label column 'label'"),
     ],
     ids=["unknown-dataset", "negative-epochs", "zero-rtol", "csv-not-a-number", "csv-no-label"],
 )
-def test_bad_train_options_fail_with_one_line_and_publish_nothing(run_cli, tmp_path, args, csv_text, expected):
+def test_bad_train_options_fail_with_one_line_and_publish_nothing(
+    run_cli, tmp_path, args, csv_text, expected
+):
     csv_path = tmp_path / "data.csv"
     if csv_text is not None:
         csv_path.write_text(csv_text)
@@ -95,15 +101,21 @@ def test_list_show_and_alias(trained, capsys, tmp_path):
     manifest = json.loads(_main(capsys, "show", "tiny-node", "--store", store)[1])
     assert (manifest["name"], manifest["version"], manifest["training"]["epochs"]) == ("tiny-node", 1, 2)
     assert set(manifest["training"]["metrics"]) == {"train", "val", "test"}
-    assert _main(capsys, "alias", "tiny-node", "stable", "1", "--store", store)[1] == "tiny-node: stable -> 1\n"
+    assert (
+        _main(capsys, "alias", "tiny-node", "stable", "1", "--store", store)[1] == "tiny-node: stable -> 1\n"
+    )
     assert json.loads(_main(capsys, "show", "tiny-node", "stable", "--store", store)[1])["version"] == 1
     assert "stable" in _main(capsys, "list", "--store", store)[1]
 
 
 @pytest.mark.parametrize(
     "args, expected",
-    [(["show", "nothing"], "model 'nothing' not found"), (["alias", "tiny-node", "x", "9"], "no version 9"),
-     (["alias", "tiny-node", "12", "1"], "an alias cannot be a number"), (["verify", "tiny-node", "gone"], "no alias")],
+    [
+        (["show", "nothing"], "model 'nothing' not found"),
+        (["alias", "tiny-node", "x", "9"], "no version 9"),
+        (["alias", "tiny-node", "12", "1"], "an alias cannot be a number"),
+        (["verify", "tiny-node", "gone"], "no alias"),
+    ],
 )
 def test_bad_store_commands_fail_with_one_line(trained, capsys, args, expected):
     status, _, err = _main(capsys, *args, "--store", trained[0])

@@ -10,10 +10,24 @@ from training import TrainConfig
 @pytest.mark.parametrize(
     "option",
     [
-        {"epochs": 0}, {"epochs": -3}, {"rtol": 0}, {"atol": -1e-3}, {"lr": 0}, {"batch_size": 0},
-        {"samples": 5}, {"noise": -0.1}, {"augment_dim": -1}, {"hidden": []}, {"method": "nope"},
-        {"method": "scipy_solver"}, {"kinetic_energy": -1}, {"rtol": float("nan")}, {"name": "Bad Name"},
-        {"dataset": "mnist"}, {"dataset": "csv"}, {"surprise": 1},
+        {"epochs": 0},
+        {"epochs": -3},
+        {"rtol": 0},
+        {"atol": -1e-3},
+        {"lr": 0},
+        {"batch_size": 0},
+        {"samples": 5},
+        {"noise": -0.1},
+        {"augment_dim": -1},
+        {"hidden": []},
+        {"method": "nope"},
+        {"method": "scipy_solver"},
+        {"kinetic_energy": -1},
+        {"rtol": float("nan")},
+        {"name": "Bad Name"},
+        {"dataset": "mnist"},
+        {"dataset": "csv"},
+        {"surprise": 1},
     ],
 )
 def test_out_of_bounds_options_are_refused(option):
@@ -28,8 +42,11 @@ def test_config_is_frozen():
 
 @pytest.mark.parametrize(
     "options, name, family",
-    [({}, "moons-node", "node"), ({"augment_dim": 2, "dataset": "circles"}, "circles-anode", "anode"),
-     ({"name": "mine"}, "mine", "node")],
+    [
+        ({}, "moons-node", "node"),
+        ({"augment_dim": 2, "dataset": "circles"}, "circles-anode", "anode"),
+        ({"name": "mine"}, "mine", "node"),
+    ],
 )
 def test_default_name_says_dataset_and_family(options, name, family):
     config = TrainConfig(**options)
@@ -51,7 +68,9 @@ def test_dataset_params_are_what_regenerates_the_data(options, params):
 
 
 def test_solvers_and_architecture_follow_the_options():
-    config = TrainConfig(method="rk4", step_size=0.1, serve_rtol=1e-5, encoder="conv", latent_dim=6, augment_dim=2)
+    config = TrainConfig(
+        method="rk4", step_size=0.1, serve_rtol=1e-5, encoder="conv", latent_dim=6, augment_dim=2
+    )
     assert config.training_solver().method == "rk4" and config.training_solver().step_size == 0.1
     assert config.serving_solver() == SolverDefaults(rtol=1e-5)
     spec = config.architecture([1, 8, 8], 10)

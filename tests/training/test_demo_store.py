@@ -53,14 +53,22 @@ def test_each_demo_model_was_made_by_its_preset(name):
     config, manifest = DEMO_MODELS[name], DEMO.manifest(name, 1)
     record = manifest.training
     assert (record.dataset, record.dataset_params, record.seed) == (
-        config.dataset, config.dataset_params(), config.seed
+        config.dataset,
+        config.dataset_params(),
+        config.seed,
     )
-    assert (record.epochs, record.learning_rate, record.solver) == (config.epochs, config.lr, config.training_solver())
+    assert (record.epochs, record.learning_rate, record.solver) == (
+        config.epochs,
+        config.lr,
+        config.training_solver(),
+    )
     assert manifest.architecture == config.architecture(manifest.input.shape, len(manifest.classes))
     assert manifest.family == ("anode" if name.endswith("-anode") else "node") == config.family
 
 
-@pytest.mark.parametrize("name, threshold", [("moons-node", 0.99), ("circles-anode", 1.0), ("digits-anode", 0.95)])
+@pytest.mark.parametrize(
+    "name, threshold", [("moons-node", 0.99), ("circles-anode", 1.0), ("digits-anode", 0.95)]
+)
 def test_held_out_accuracy(measured, name, threshold):
     result = measured[name]
     assert result.accuracy >= threshold
@@ -71,7 +79,10 @@ def test_held_out_accuracy(measured, name, threshold):
 def test_anode_needs_fewer_function_evaluations_than_node_on_circles(measured):
     node, anode = DEMO.manifest("circles-node", 1), DEMO.manifest("circles-anode", 1)
     assert node.default_solver == anode.default_solver and node.training.solver == anode.training.solver
-    assert node.training.dataset_params == anode.training.dataset_params and node.training.seed == anode.training.seed
+    assert (
+        node.training.dataset_params == anode.training.dataset_params
+        and node.training.seed == anode.training.seed
+    )
     assert np.mean(measured["circles-anode"].nfe) < np.mean(measured["circles-node"].nfe)
     assert node.training.nfe.mean > anode.training.nfe.mean
 

@@ -74,8 +74,12 @@ def test_demo_goldens_are_tight_solutions(demo_version):
 
 SPECS = [
     ArchitectureSpec(input_shape=[3], field=FieldSpec(hidden=[8], time_input=True), num_classes=2),
-    ArchitectureSpec(input_shape=[1, 6, 6], encoder=ConvEncoderSpec(channels=[2], latent_dim=3), augment_dim=1,
-                     num_classes=3),
+    ArchitectureSpec(
+        input_shape=[1, 6, 6],
+        encoder=ConvEncoderSpec(channels=[2], latent_dim=3),
+        augment_dim=1,
+        num_classes=3,
+    ),
 ]
 
 
@@ -97,7 +101,7 @@ def test_export_programs_have_a_dynamic_batch_and_the_documented_names(spec):
 
 def test_a_program_that_disagrees_is_refused(monkeypatch):
     monkeypatch.setattr(programs_module, "TOLERANCE", -1.0)  # nothing can pass: the check must run
-    with pytest.raises(ExportError, match="encoder.onnx disagrees with torch"):
+    with pytest.raises(ExportError, match=r"encoder\.onnx disagrees with torch"):
         export_programs(build_network(SPECS[0]))
 
 

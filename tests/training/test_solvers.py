@@ -48,8 +48,11 @@ def test_a_fixed_grid_solve_uses_the_step_size():
 
 def test_kinetic_field_integrates_the_squared_speed():
     z0 = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
-    state = integrate(KineticField(Decay()), torch.cat([z0, torch.zeros(1, 1, dtype=torch.float64)], 1),
-                      SolverDefaults(rtol=1e-9, atol=1e-9))
+    state = integrate(
+        KineticField(Decay()),
+        torch.cat([z0, torch.zeros(1, 1, dtype=torch.float64)], 1),
+        SolverDefaults(rtol=1e-9, atol=1e-9),
+    )
     assert state[0, -1].item() == pytest.approx(5.0 * (1 - math.exp(-2)) / 2, rel=1e-6)
     assert torch.allclose(state[:, :-1], z0 * math.exp(-1))
 

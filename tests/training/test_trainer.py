@@ -24,8 +24,13 @@ def test_another_seed_gives_other_weights(tiny_config):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"adjoint": True}, {"kinetic_energy": 0.1}, {"method": "rk4", "step_size": 0.25},
-     {"augment_dim": 2, "time_input": True, "schedule": "constant", "weight_decay": 0.01}],
+    [
+        {},
+        {"adjoint": True},
+        {"kinetic_energy": 0.1},
+        {"method": "rk4", "step_size": 0.25},
+        {"augment_dim": 2, "time_input": True, "schedule": "constant", "weight_decay": 0.01},
+    ],
 )
 def test_training_records_every_epoch_and_returns_the_best(tiny_config, options):
     result = _run(tiny_config.model_copy(update=options))
