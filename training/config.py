@@ -28,6 +28,17 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Width = Annotated[int, Field(ge=1, le=4096)]
 
 
+_ONLY_FOR: dict[str, tuple[str, frozenset[str]]] = {
+    "data": ("dataset", frozenset({"csv", "npz"})),
+    "label_column": ("dataset", frozenset({"csv"})),
+    "samples": ("dataset", frozenset(TOY_GENERATORS)),
+    "noise": ("dataset", frozenset(TOY_GENERATORS)),
+    "conv_channels": ("encoder", frozenset({"conv"})),
+    "latent_dim": ("encoder", frozenset({"conv"})),
+}
+"""Options that mean something only with some datasets or encoders: given elsewhere, they are refused."""
+
+
 class TrainConfig(BaseModel):
     """What to train, how, and under which name it is published."""
 
@@ -91,6 +102,14 @@ class TrainConfig(BaseModel):
     def _file_datasets_need_data(self) -> TrainConfig:
         if self.dataset in ("csv", "npz") and self.data is None:
             raise ValueError(f"dataset {self.dataset} needs --data PATH")
+        return self
+
+    @model_validator(mode="after")
+    def _options_fit_their_context(self) -> TrainConfig:
+        for option, (context, allowed) in _ONLY_FOR.items():
+            if option in self.model_fields_set and getattr(self, context) not in allowed:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(f"{flag} applies only to --{context} {' or '.join(sorted(allowed))}")
         return self
 
     @property

@@ -70,6 +70,7 @@ def test_bad_train_options_fail_with_one_line_and_publish_nothing(
         (["--dataset", "csv"], "dataset csv needs --data PATH"),
         (["--dataset", "csv", "--data", "/nonexistent/d.csv"], "cannot read /nonexistent/d.csv"),
         (["--dataset", "circles", "--encoder", "conv"], "a conv encoder needs input_shape"),
+        (["--dataset", "digits", "--samples", "100"], "--samples applies only to --dataset circles or moons"),
         (["--kinetic-energy", "-1"], "--kinetic-energy: Input should be greater than or equal to 0"),
     ],
 )
