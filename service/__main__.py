@@ -13,6 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import LOGGING_CONFIG
 
+from .metrics import prepare_multiprocess_dir
 from .settings import Settings
 
 _EPILOG = """\
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Worker processes build their own Settings from the environment: hand them the options too.
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
+    prepare_multiprocess_dir(None, settings.workers)
     uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=settings.log_level,
                 log_config=log_config(settings.log_level), timeout_graceful_shutdown=30)

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import torch
+from prometheus_client import CollectorRegistry
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +28,9 @@ from .errors import (
     from_foreign,
     validation_details,
 )
+from .engine.batcher import DynamicBatcher
 from .inference import Executor
+from .metrics import Metrics, MetricsMiddleware
 from .poller import StorePoller
 from .registry import Registry
 from .routes import ROUTERS
@@ -53,7 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else Settings()
     app = FastAPI(title="odeserve", version="1.0.0", description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics(CollectorRegistry())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     _install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -64,11 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     torch.set_num_threads(settings.torch_threads)
-    registry = Registry(ModelStore(settings.store))
+    metrics: Metrics = app.state.metrics
+    registry = Registry(ModelStore(settings.store), metrics, settings.backend)
     changes = await anyio.to_thread.run_sync(registry.refresh)
     log.info("store %s: %d versions loaded, %d failed", settings.store, changes.loaded_versions,
              changes.failed_versions)
-    runtime = Runtime(settings, registry, Executor(settings.inference_threads))
+    batcher = DynamicBatcher(max_batch_size=settings.max_batch_size,
+                             max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue)
+    runtime = Runtime(settings, registry, Executor(batcher, metrics))
     app.state.runtime = runtime
     poller = StorePoller(registry, settings.poll_interval_s)
     poller.start()
@@ -77,6 +85,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         runtime.draining = True
         await poller.stop()
+        runtime.executor.close()
+        metrics.close()
 
 
 def _install_error_handlers(app: FastAPI) -> None:

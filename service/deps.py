@@ -28,7 +28,7 @@ class Runtime:
     draining: bool = False
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -40,13 +40,13 @@ _admin_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="AdminApiKey", auto_e
                           description="the server's ODESERVE_ADMIN_API_KEY")
 
 
-def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
+async def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
     """Inference and model routes: open unless the server sets an API key."""
     if rt.settings.api_key is not None:
         _check_key(rt.settings.api_key, given)
 
 
-def require_admin_key(rt: RuntimeDep, given: Annotated[str | None, Security(_admin_key)]) -> None:
+async def require_admin_key(rt: RuntimeDep, given: Annotated[str | None, Security(_admin_key)]) -> None:
     """Admin routes: disabled unless the server sets an admin key, then that key is required."""
     if rt.settings.admin_api_key is None:
         raise Forbidden("admin endpoints are disabled: start the server with ODESERVE_ADMIN_API_KEY set")

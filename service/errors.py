@@ -18,6 +18,7 @@
     ├── MethodNotAllowed              405 method_not_allowed
     ├── PayloadTooLarge               413 payload_too_large
     └── Unavailable                   503 unavailable
+        ├── Overloaded                503 overloaded            the batch queue is full (Retry-After)
         └── VersionUnavailable        503 version_unavailable   the version failed to load
 
 Every answer is ``{"error": {"type", "message", "details"}}``, except under ``/v2``, where the Open
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse
 
 import models_store
 from service.engine import StepLimitExceeded, UnknownMethod
+from service.engine.batcher import QueueFull
 
 OIP_PREFIX = "/v2"
 """Where the Open Inference Protocol (KServe v2) lives; its errors are ``{"error": message}``."""
@@ -122,6 +124,10 @@ class Unavailable(ServiceError):
     status, type = 503, "unavailable"
 
 
+class Overloaded(Unavailable):
+    type = "overloaded"
+
+
 class VersionUnavailable(Unavailable):
     type = "version_unavailable"
 
@@ -146,6 +152,9 @@ def from_foreign(exc: Exception) -> ServiceError:
     """The engine's and the store's errors, as service errors (the same message)."""
     if isinstance(exc, UnknownMethod):
         return UnknownSolverMethod(str(exc), {"method": exc.method, "known": list(exc.known)})
+    if isinstance(exc, QueueFull):
+        retry = str(max(1, math.ceil(exc.retry_after_s)))
+        return Overloaded(str(exc), {"retry_after_s": int(retry)}, headers={"Retry-After": retry})
     if isinstance(exc, StepLimitExceeded):
         return StepLimitReached(str(exc), {"inputs": exc.samples[:100], "max_steps": exc.max_steps})
     if isinstance(exc, models_store.InvalidName):

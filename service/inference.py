@@ -1,30 +1,58 @@
 """The single place where routes hand work to the engine.
 
-Solves are synchronous CPU work, so they run in worker threads (at most ``inference_threads`` at
-once) and the event loop stays free. A dynamic batcher replaces this class behind the same two
-coroutines.
+Predictions go through the dynamic batcher (concurrent requests for one version and method
+share a solve, each keeping its own settings); trajectories run on the same solver thread, so
+one worker process never has more than one solve competing for the cores. Every solve is
+recorded in the metrics here, once.
 """
 
 from __future__ import annotations
 
-import anyio
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import numpy as np
 
 from service.engine import Prediction, SolverConfig, Trajectory
+from service.engine.batcher import DynamicBatcher
 
 from .loading import LoadedVersion
+from .metrics import Metrics
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Executor:
-    """Runs a loaded version's solves off the event loop."""
+    """Runs a loaded version's solves off the event loop, batched where possible."""
 
-    def __init__(self, threads: int) -> None:
-        self._limiter = anyio.CapacityLimiter(threads)
+    def __init__(self, batcher: DynamicBatcher, metrics: Metrics) -> None:
+        self.batcher, self.metrics = batcher, metrics
 
     async def predict(self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig) -> Prediction:
-        return await anyio.to_thread.run_sync(loaded.runner.predict, inputs, cfg, limiter=self._limiter)
+        answer = await self.batcher.predict(loaded.runner, inputs, cfg)
+        self._observe(loaded, cfg, answer.prediction, answer.queue_wait_s, answer.batch_size)
+        return answer.prediction
 
     async def trajectory(self, loaded: LoadedVersion, inputs: np.ndarray, times: np.ndarray,
                          cfg: SolverConfig) -> Trajectory:
-        return await anyio.to_thread.run_sync(loaded.runner.trajectory, inputs, times, cfg,
-                                              limiter=self._limiter)
+        queued = time.perf_counter()
+        started, traj = await self.batcher.run(_timed(loaded.runner.trajectory), inputs, times, cfg)
+        self._observe(loaded, cfg, traj.final, started - queued, len(inputs))
+        return traj
+
+    def _observe(self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float,
+                 batch_size: int) -> None:
+        self.metrics.observe_solve(loaded.name, str(loaded.version), cfg.method, pred.nfe, pred.accepted,
+                                   pred.rejected, [wait_s], batch_size=batch_size)
+
+    def close(self) -> None:
+        self.batcher.close()
+
+
+def _timed(fn: Callable[P, R]) -> Callable[P, tuple[float, R]]:
+    """Wrap ``fn`` to also return when it started (queue wait = start - enqueue)."""
+    def run(*args: P.args, **kwargs: P.kwargs) -> tuple[float, R]:
+        return time.perf_counter(), fn(*args, **kwargs)
+    return run

@@ -25,9 +25,11 @@ from models_store import (
     sha256_file,
 )
 from service.engine import ModelRunner, SolverConfig
+from service.engine.backends import BackendName
 
 log = logging.getLogger(__name__)
 
+FIELD_ONNX = "field.onnx"
 GOLDEN_TOLERANCE = 1e-4
 """Largest difference allowed between stored and re-solved golden probabilities."""
 
@@ -96,7 +98,7 @@ def fingerprint(folder: Path) -> Fingerprint:
 
 
 def refresh_version(store: ModelStore, name: str, version: int, previous: VersionState | None,
-                    *, full: bool) -> VersionState:
+                    *, full: bool, backend: BackendName = "auto") -> VersionState:
     """The version's state now; reuses ``previous`` when nothing changed (or only file metadata did).
 
     Unchanged fingerprints skip all work unless ``full``; a loaded version whose files still verify
@@ -114,10 +116,11 @@ def refresh_version(store: ModelStore, name: str, version: int, previous: Versio
             return _failed(store, name, version, current, exc, previous.manifest)
         if digest == previous.digest:
             return replace(previous, fingerprint=current)
-    return load_version(store, name, version, current)
+    return load_version(store, name, version, current, backend)
 
 
-def load_version(store: ModelStore, name: str, version: int, current: Fingerprint) -> VersionState:
+def load_version(store: ModelStore, name: str, version: int, current: Fingerprint,
+                 backend: BackendName = "auto") -> VersionState:
     """Verify, rebuild and self-test one version; any failure becomes a FailedVersion with its reason.
 
     The broad except is deliberate: one broken version (or an engine bug it triggers) must not keep
@@ -128,13 +131,15 @@ def load_version(store: ModelStore, name: str, version: int, current: Fingerprin
         manifest = store.verify(name, version)
         folder = store.root / name / str(version)
         digest = sha256_file(folder / MANIFEST_FILE)
-        runner = ModelRunner(load_network(folder, manifest), manifest)
+        field_onnx = (folder / FIELD_ONNX).read_bytes() if FIELD_ONNX in manifest.files else None
+        runner = ModelRunner(load_network(folder, manifest), manifest, field_onnx, backend)
         golden = load_golden(folder)
         self_test(runner, manifest, golden)
         baseline = golden_baseline(runner, manifest, golden)
     except Exception as exc:  # noqa: BLE001 -- see the docstring
         return _failed(store, name, version, current, exc, manifest)
-    log.info("loaded %s/%s (golden NFE baseline %.1f)", name, version, baseline.nfe_mean)
+    log.info("loaded %s/%s on %s (golden NFE baseline %.1f)%s", name, version, runner.backend.name,
+             baseline.nfe_mean, f"; {runner.backend_note}" if runner.backend_note else "")
     return LoadedVersion(name, version, manifest, digest, current, runner, baseline)
 
 

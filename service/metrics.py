@@ -132,11 +132,10 @@ class Metrics:
     def observe_solve(
         self, model: str, version: str, method: str,
         nfe: Sequence[int], accepted: Sequence[int], rejected: Sequence[int],
-        queue_waits: Sequence[float],
+        queue_waits: Sequence[float], batch_size: int | None = None,
     ) -> None:
-        """Record one solved batch: per-sample NFE and steps, and each request's queue wait.
-
-        The batch size is the number of samples, ``len(nfe)``.
+        """Record solved samples: per-sample NFE and steps, each request's queue wait, and the size
+        of the batch they were solved in (``len(nfe)`` unless the dynamic batcher says otherwise).
         """
         if not len(nfe) == len(accepted) == len(rejected):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
@@ -145,7 +144,7 @@ class Metrics:
             self.sample_nfe.labels(*labels).observe(count)
         self.solver_steps.labels(*labels, "accepted").inc(sum(accepted))
         self.solver_steps.labels(*labels, "rejected").inc(sum(rejected))
-        self.batch_size.labels(*labels).observe(len(nfe))
+        self.batch_size.labels(*labels).observe(len(nfe) if batch_size is None else batch_size)
         for seconds in queue_waits:
             self.queue_wait.labels(*labels).observe(seconds)
 

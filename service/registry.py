@@ -18,7 +18,9 @@ from types import MappingProxyType
 from models_store import LATEST, ModelStore, StoreError, parse_version_ref, validate_name
 
 from .errors import AliasNotFound, ModelNotFound, VersionNotFound, VersionUnavailable
+from .engine.backends import BackendName
 from .loading import FailedVersion, LoadedVersion, VersionState, refresh_version
+from .metrics import Metrics, ServedVersion
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,10 @@ class Changes:
 class Registry:
     """Loaded versions of every model in one store."""
 
-    def __init__(self, store: ModelStore) -> None:
+    def __init__(self, store: ModelStore, metrics: Metrics | None = None, backend: BackendName = "auto") -> None:
         self.store = store
+        self.metrics = metrics
+        self.backend: BackendName = backend
         self._snapshot = Snapshot()
         self._lock = threading.Lock()
 
@@ -113,13 +117,26 @@ class Registry:
                 if state is not None:
                     models[name] = state
             self._snapshot = new = Snapshot(MappingProxyType(models))
-        return _changes(old, new, time.perf_counter() - started)
+            changes = _changes(old, new, time.perf_counter() - started)
+            self._publish_metrics(new, changes)
+        return changes
+
+    def _publish_metrics(self, snapshot: Snapshot, changes: Changes) -> None:
+        """One place for every refresh (startup, poller, admin): what is served, what failed."""
+        if self.metrics is None:
+            return
+        self.metrics.set_loaded_versions(
+            ServedVersion(s.name, str(s.version), s.manifest.family, s.baseline.solver.method, s.baseline.nfe_mean)
+            for s in snapshot.states().values() if isinstance(s, LoadedVersion))
+        for failed in changes.failed:
+            self.metrics.count_load_failure(failed.name, str(failed.version))
 
     def _refresh_model(self, name: str, previous: ModelState | None, full: bool) -> ModelState | None:
         old = previous.versions if previous else {}
         try:
             versions = self.store.versions(name)
-            states = {v: refresh_version(self.store, name, v, old.get(v), full=full) for v in versions}
+            states = {v: refresh_version(self.store, name, v, old.get(v), full=full, backend=self.backend)
+                      for v in versions}
             aliases = self.store.aliases(name)
         except (StoreError, OSError) as exc:  # changed under our feet (e.g. removed): keep what we had
             log.warning("cannot refresh model %s: %s", name, exc)

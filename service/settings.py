@@ -6,7 +6,6 @@ worker process builds identical settings. Every limit has a safe default and har
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -44,10 +43,13 @@ class Settings(BaseSettings):
     max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol allowed")
     max_body_bytes: int = Field(default=8 * MIB, ge=1024, le=256 * MIB)
     torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
-    inference_threads: int = Field(
-        default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=256,
-        description="solves running at once per worker (threads off the event loop)",
-    )
+    backend: Literal["auto", "torch", "onnxruntime"] = Field(
+        default="auto", description="solver backend; auto: ONNX Runtime where it matches torch at load time")
+    max_batch_size: int = Field(default=64, ge=1, le=65536, description="samples per dynamic batch")
+    max_batch_delay_ms: float = Field(
+        default=0.0, ge=0, le=1000, description="extra wait for batchmates when idle (0: batch what is queued)")
+    max_queue: int = Field(default=4096, ge=1, le=1_000_000,
+                           description="samples waiting per worker before requests get 503 + Retry-After")
 
     @model_validator(mode="after")
     def _tolerances_ordered(self) -> Settings:

@@ -51,15 +51,16 @@ def model_detail(model: ModelState) -> ModelDetail:
 
 def version_detail(model: ModelState, state: VersionState) -> VersionDetail:
     manifest = state.manifest
-    baseline = None
+    baseline = backend = note = None
     if isinstance(state, LoadedVersion):
         b = state.baseline
         baseline = GoldenBaseline(nfe_mean=b.nfe_mean, samples=b.samples, solver=solver_settings(b.solver))
+        backend, note = state.runner.backend.name, state.runner.backend_note
     return VersionDetail(
         name=state.name, version=state.version, status=state.status, reason=state.reason,
         aliases=model.aliases_of(state.version),
         manifest=manifest_summary(manifest) if manifest else None,
-        golden_nfe_baseline=baseline,
+        golden_nfe_baseline=baseline, backend=backend, backend_note=note,
         files=dict(manifest.files) if manifest else {},
     )
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from .config import SampleSettings, SolverConfig
 from .errors import EngineError, StepLimitExceeded
 from .runner import ModelRunner, Prediction
 from .solve import check_budget
+
+T = TypeVar("T")
 
 
 class QueueFull(EngineError):
@@ -139,6 +142,10 @@ class DynamicBatcher:
             else:
                 answer = Prediction.of(probs, sol, rows, job.config.native)
                 _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run other solver work (trajectories) on the solver thread, after what is queued there."""
+        return await asyncio.get_running_loop().run_in_executor(self._solver, fn, *args)
 
     def close(self) -> None:
         """Stop the lanes and the solver thread (pending requests are cancelled)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from service.codec import (
     encode_trajectory,
 )
 from service.deps import Runtime, RuntimeDep, require_api_key
+from service.metrics import label_served
 from service.schemas import PredictRequest, PredictResponse, TrajectoryRequest, TrajectoryResponse, examples
 
 from .docs import errors, ok
@@ -50,41 +51,44 @@ _TRAJECTORY_DOC = {"response_model": TrajectoryResponse,
 
 
 @router.post("/{name}/predict", operation_id="predict", **_PREDICT_DOC)
-async def predict(name: ModelName, body: PredictBody, rt: RuntimeDep) -> Response:
+async def predict(name: ModelName, body: PredictBody, rt: RuntimeDep, request: Request) -> Response:
     """Classify inputs with the model's ``latest`` version."""
-    return await _predict(rt, name, None, body)
+    return await _predict(rt, request, name, None, body)
 
 
 @router.post("/{name}/versions/{version}/predict", operation_id="predict_version", **_PREDICT_DOC)
 async def predict_version(name: ModelName, version: VersionRef, body: PredictBody,
-                          rt: RuntimeDep) -> Response:
+                          rt: RuntimeDep, request: Request) -> Response:
     """Classify inputs with a given version (number or alias)."""
-    return await _predict(rt, name, version, body)
+    return await _predict(rt, request, name, version, body)
 
 
 @router.post("/{name}/trajectory", operation_id="trajectory", **_TRAJECTORY_DOC)
-async def trajectory(name: ModelName, body: TrajectoryBody, rt: RuntimeDep) -> Response:
+async def trajectory(name: ModelName, body: TrajectoryBody, rt: RuntimeDep, request: Request) -> Response:
     """z(t) (augmented dimensions included) and class probabilities along the way, ``latest`` version."""
-    return await _trajectory(rt, name, None, body)
+    return await _trajectory(rt, request, name, None, body)
 
 
 @router.post("/{name}/versions/{version}/trajectory", operation_id="trajectory_version", **_TRAJECTORY_DOC)
 async def trajectory_version(name: ModelName, version: VersionRef, body: TrajectoryBody,
-                             rt: RuntimeDep) -> Response:
+                             rt: RuntimeDep, request: Request) -> Response:
     """z(t) and class probabilities along the way, for a given version (number or alias)."""
-    return await _trajectory(rt, name, version, body)
+    return await _trajectory(rt, request, name, version, body)
 
 
-async def _predict(rt: Runtime, name: str, ref: str | None, body: PredictRequest) -> Response:
+async def _predict(rt: Runtime, request: Request, name: str, ref: str | None, body: PredictRequest) -> Response:
     loaded = rt.registry.resolve(name, ref)
+    label_served(request, loaded.name, str(loaded.version))
     inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
     cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
     pred = await rt.executor.predict(loaded, inputs, cfg)
     return _json(encode_prediction(loaded, pred, cfg))
 
 
-async def _trajectory(rt: Runtime, name: str, ref: str | None, body: TrajectoryRequest) -> Response:
+async def _trajectory(rt: Runtime, request: Request, name: str, ref: str | None,
+                      body: TrajectoryRequest) -> Response:
     loaded = rt.registry.resolve(name, ref)
+    label_served(request, loaded.name, str(loaded.version))
     inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
     cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
     times = decode_times(body, loaded.manifest, rt.settings)

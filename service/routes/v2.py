@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from service import oip
 from service.codec import check_trajectory_size, decode_solver, decode_times
 from service.deps import Runtime, RuntimeDep, require_api_key
+from service.metrics import label_served
 from service.oip import ModelMetadata, ModelReady, ServerLive, ServerMetadata, ServerReady, examples
 from service.oip.openapi import errors, infer_answer, infer_body
 
@@ -102,6 +103,7 @@ def _ready(rt: Runtime, name: str, ref: str | None) -> ModelReady:
 
 async def _infer(rt: Runtime, request: Request, name: str, ref: str | None) -> Response:
     loaded = rt.registry.resolve(name, ref)
+    label_served(request, loaded.name, str(loaded.version))
     body, raw = oip.parse_request(await request.body(), request.headers, rt.settings.max_body_bytes)
     inputs = oip.decode_input(body.inputs[0], raw[0], loaded.manifest, rt.settings)
     cfg = decode_solver(body.parameters.solver(), loaded.manifest, rt.settings)

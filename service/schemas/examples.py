@@ -59,6 +59,7 @@ VERSION_DETAIL: dict[str, Any] = {
     "name": "moons-node", "version": 1, "status": "loaded", "reason": None, "aliases": ["stable"],
     "manifest": _MANIFEST_SUMMARY,
     "golden_nfe_baseline": {"nfe_mean": 27.5, "samples": 16, "solver": _DEFAULT_SOLVER},
+    "backend": "onnxruntime", "backend_note": None,
     "files": {"weights.safetensors": "9f2c" + "0" * 60, "golden.json": "41aa" + "0" * 60},
 }
 RELOAD_REPORT: dict[str, Any] = {

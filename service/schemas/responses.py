@@ -150,6 +150,8 @@ class VersionDetail(_Out):
     aliases: list[str]
     manifest: ManifestSummary | None
     golden_nfe_baseline: GoldenBaseline | None
+    backend: str | None = Field(description="where predictions are solved: onnxruntime or torch")
+    backend_note: str | None = Field(description="why ONNX Runtime was passed over, when it was")
     files: dict[str, str] = Field(description="sha256 of every stored file")
 
 

@@ -51,7 +51,6 @@ def test_command_caps_threads_and_pins() -> None:
         assert pinned[0].endswith("taskset") and pinned[1:3] == ["-c", "0"]
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_post_lua_under_real_wrk(tmp_path: Path) -> None:
     spec = ServerSpec("floor", uvicorn_argv("benchmarks.baselines.floor_app:create_app"), "/healthz",
                       "/v1/models/moons-node/predict")

@@ -37,6 +37,12 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
+@pytest.fixture(autouse=True)
+def _private_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prepare_multiprocess_dir sets the variable for the workers; keep that out of later tests."""
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+
+
 @pytest.fixture
 def metrics(registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch) -> Metrics:
     monkeypatch.delenv(MULTIPROC_ENV, raising=False)
