@@ -73,6 +73,14 @@ class ServedVersion(NamedTuple):
     """Mean per-sample NFE of the version's golden inputs at its default solver."""
 
 
+class _SolveSeries(NamedTuple):
+    nfe: Histogram
+    accepted: Counter
+    rejected: Counter
+    batch_size: Histogram
+    queue_wait: Histogram
+
+
 class Metrics:
     """Every metric of the service, registered in ``registry`` (one per app, never the global one)."""
 
@@ -80,6 +88,7 @@ class Metrics:
         self.registry = registry
         self._multiproc_dir = _multiproc_dir_of_this_process()
         self._loaded: set[ServedVersion] = set()
+        self._solve_cache: dict[tuple[str, str, str], _SolveSeries] = {}
         self.requests = Counter(
             "odeserve_requests", "HTTP requests answered.",
             (*_MODEL, "endpoint", "status"), registry=registry,
@@ -139,14 +148,25 @@ class Metrics:
         """
         if not len(nfe) == len(accepted) == len(rejected):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
-        labels = (model, version, method)
+        series = self._solve_series(model, version, method)
         for count in nfe:
-            self.sample_nfe.labels(*labels).observe(count)
-        self.solver_steps.labels(*labels, "accepted").inc(sum(accepted))
-        self.solver_steps.labels(*labels, "rejected").inc(sum(rejected))
-        self.batch_size.labels(*labels).observe(len(nfe) if batch_size is None else batch_size)
+            series.nfe.observe(count)
+        series.accepted.inc(sum(accepted))
+        series.rejected.inc(sum(rejected))
+        series.batch_size.observe(len(nfe) if batch_size is None else batch_size)
         for seconds in queue_waits:
-            self.queue_wait.labels(*labels).observe(seconds)
+            series.queue_wait.observe(seconds)
+
+    def _solve_series(self, model: str, version: str, method: str) -> _SolveSeries:
+        """The labelled children of one (model, version, method), looked up once (hot path)."""
+        key = (model, version, method)
+        series = self._solve_cache.get(key)
+        if series is None:
+            series = self._solve_cache[key] = _SolveSeries(
+                self.sample_nfe.labels(*key), self.solver_steps.labels(*key, "accepted"),
+                self.solver_steps.labels(*key, "rejected"), self.batch_size.labels(*key),
+                self.queue_wait.labels(*key))
+        return series
 
     def track_in_flight(self) -> AbstractContextManager[None]:
         """Context manager counting the request it wraps as in flight."""
