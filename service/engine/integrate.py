@@ -71,10 +71,9 @@ def initial_step(field: Field, tab: ButcherTableau, t0: torch.Tensor, y0: torch.
 def next_step_size(h: torch.Tensor, ratio: torch.Tensor, order: int) -> torch.Tensor:
     """Standard controller: shrink at most 5x after a rejection, grow at most 10x."""
     safe = torch.nan_to_num(ratio, nan=float("inf"))
-    factor = SAFETY / safe.clamp(min=1e-300) ** (1.0 / order)
+    factor = safe.clamp(min=1e-300) ** (-1.0 / order) * SAFETY  # a zero error grows by IFACTOR
     dfactor = torch.where(safe < 1, torch.ones_like(h), torch.full_like(h, DFACTOR))
-    factor = torch.minimum(torch.full_like(h, IFACTOR), torch.maximum(factor, dfactor))
-    return torch.where(safe == 0, h * IFACTOR, h * factor)
+    return h * torch.minimum(torch.full_like(h, IFACTOR), torch.maximum(factor, dfactor))
 
 
 def integrate(field: Field, tab: ButcherTableau, y0: torch.Tensor, t0: float, t1: float, *,

@@ -44,6 +44,12 @@ def field_function(field: onnx.ModelProto) -> onnx.FunctionProto:
     )
 
 
+def _reads_time(field: onnx.ModelProto) -> bool:
+    """Whether the field's first input (t) feeds any node (False for autonomous fields)."""
+    t = field.graph.input[0].name
+    return any(t in node.input for node in field.graph.node)
+
+
 def _opset(model: onnx.ModelProto) -> int:
     version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     if version < MIN_OPSET:
@@ -128,8 +134,12 @@ class _Stages:
         return self.b.op("MatMul", self.stack, self.b.const(vector))
 
 
-def _step_body(tab: ButcherTableau) -> onnx.GraphProto:
-    """One step for every sample; finished samples are carried through unchanged."""
+def _step_body(tab: ButcherTableau, timed: bool) -> onnx.GraphProto:
+    """One step for every sample; finished samples are carried through unchanged.
+
+    ``timed``: the field reads t; an autonomous field gets the step's start time at every stage
+    (it ignores it), which saves computing the stage times.
+    """
     b = _Builder("s_")
     t, h, y, f0, active, done, nfe, acc, rej = "t", "h", "y", "f0", "active", "done", "nfe", "acc", "rej"
     rem = b.op("Sub", "t1", t)
@@ -139,7 +149,8 @@ def _step_body(tab: ButcherTableau) -> onnx.GraphProto:
     stages.push(f0 if tab.adaptive else b.field(t, y))
     for i in range(1, tab.stages):
         yi = stages.combine(tab.a[i - 1])
-        stages.push(b.field(b.op("Add", t, b.op("Mul", hs, b.const(tab.c[i]))), yi))
+        ti = b.op("Add", t, b.op("Mul", hs, b.const(tab.c[i]))) if timed else t
+        stages.push(b.field(ti, yi))
     y1 = stages.combine(tab.b)
     k_last = stages.ks[-1]
     if tab.adaptive:
@@ -180,10 +191,9 @@ _CARRIED = [("t", F64, ["B", 1]), ("h", F64, ["B", 1]), ("y", F64, ["B", "D"]), 
 def _next_h(b: _Builder, h: str, ratio: str, order: int) -> str:
     """The torch solver's controller (integrate.next_step_size), in graph form."""
     safe = b.op("Where", b.op("IsNaN", ratio), b.const(float("inf")), ratio)
-    factor = b.op("Div", b.const(SAFETY), b.op("Pow", b.op("Max", safe, b.const(1e-300)), b.const(1.0 / order)))
+    factor = b.op("Mul", b.op("Pow", b.op("Max", safe, b.const(1e-300)), b.const(-1.0 / order)), b.const(SAFETY))
     dfactor = b.op("Where", b.op("Less", safe, b.const(1.0)), b.const(1.0), b.const(DFACTOR))
-    factor = b.op("Min", b.const(IFACTOR), b.op("Max", factor, dfactor))
-    return b.op("Where", b.op("Equal", safe, b.const(0.0)), b.op("Mul", h, b.const(IFACTOR)), b.op("Mul", h, factor))
+    return b.op("Mul", h, b.op("Min", b.const(IFACTOR), b.op("Max", factor, dfactor)))
 
 
 def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str) -> str:
@@ -221,7 +231,7 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     trip = b.op("ReduceMax", "max_steps", keepdims=0)
     loop_out = ["t_end", "h_end", "z1", "f_end", "active_end", "done_end", "nfe_c", "acc_c", "rej_c"]
     b.nodes.append(helper.make_node("Loop", [trip, b.const(True, BOOL), t, h, "z0", f0, active, done, nfe,
-                                             zeros_i, zeros_i], loop_out, body=_step_body(tab)))
+                                             zeros_i, zeros_i], loop_out, body=_step_body(tab, _reads_time(field))))
     for column, out in (("nfe_c", "nfe"), ("acc_c", "accepted"), ("rej_c", "rejected")):
         b.nodes.append(helper.make_node("Squeeze", [column, axis1], [out]))
     b.nodes.append(helper.make_node("Squeeze", [b.op("Not", "done_end"), axis1], ["failed"]))
