@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import os
+import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
-from uvicorn.config import LOGGING_CONFIG
+from uvicorn.config import STARTUP_FAILURE
 
+from .logging_setup import log_config
 from .metrics import prepare_multiprocess_dir
 from .settings import Settings
 
@@ -20,7 +22,11 @@ _EPILOG = """\
 Every setting can also come from an environment variable ODESERVE_<NAME> (options win), e.g.
 ODESERVE_API_KEY (inference key), ODESERVE_ADMIN_API_KEY (enables POST /v1/admin/reload),
 ODESERVE_MAX_INPUTS, ODESERVE_MAX_TIME_POINTS, ODESERVE_MAX_STEPS_CAP, ODESERVE_MIN_TOLERANCE,
-ODESERVE_MAX_BODY_BYTES, ODESERVE_TORCH_THREADS. Docs: http://HOST:PORT/docs
+ODESERVE_MAX_BODY_BYTES, ODESERVE_MAX_QUEUE, ODESERVE_REQUEST_TIMEOUT_S, ODESERVE_DRAIN_GRACE_S,
+ODESERVE_CORS_ORIGINS, ODESERVE_TORCH_THREADS. Docs: http://HOST:PORT/docs
+
+On SIGTERM the server answers /readyz 503 for ODESERVE_DRAIN_GRACE_S seconds, then stops accepting,
+finishes the requests in flight (at most ODESERVE_REQUEST_TIMEOUT_S + 5 s) and exits 0.
 """
 
 
@@ -37,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds between store polls; 0 disables polling (default 2)")
     parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
                         help="default info")
+    parser.add_argument("--log-format", choices=["json", "text"],
+                        help="json: one JSON object per line, with a request id (default json)")
     return parser
 
 
@@ -53,16 +61,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
     prepare_multiprocess_dir(None, settings.workers)
-    uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level,
-                log_config=log_config(settings.log_level), timeout_graceful_shutdown=30)
+    options = dict(factory=True, host=settings.host, port=settings.port, workers=settings.workers,
+                   log_level=settings.log_level, log_config=log_config(settings.log_level, settings.log_format),
+                   access_log=False,  # service.access logs every request, with its request id
+                   timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1)
+    if settings.workers > 1:  # uvicorn's supervisor: exits 0 after stopping its workers on SIGTERM
+        uvicorn.run(APP, **options)
+    else:
+        serve(uvicorn.Config(APP, **options))
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging setup, plus the service's own loggers on the same handler."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    return config
+APP = "service.app:create_app"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop on SIGTERM ends with exit code 0: uvicorn re-raises the
+    signal once it has shut down, which would end the process as killed by SIGTERM."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals.remove(sig)
+
+
+def serve(config: uvicorn.Config) -> None:
+    """One worker in this process (what ``uvicorn.run`` does for ``workers=1``)."""
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

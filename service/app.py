@@ -13,16 +13,19 @@ from prometheus_client import CollectorRegistry
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
 from models_store import ModelStore, StoreError
 
 from .body_limit import BodyLimitMiddleware
-from .deps import Runtime
+from .deps import API_KEY_HEADER, Runtime
+from .draining import DrainOnSigterm
 from .engine import EngineError
 from .errors import (
     RequestValidationFailed,
     ServiceError,
+    StoreUnavailable,
     error_response,
     for_status,
     from_foreign,
@@ -32,7 +35,9 @@ from .engine.batcher import DynamicBatcher
 from .inference import Executor
 from .metrics import Metrics, MetricsMiddleware
 from .poller import StorePoller
+from .oip.framing import HEADER_LENGTH as OIP_HEADER
 from .registry import Registry
+from .request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware, current_request_id
 from .routes import ROUTERS
 from .settings import Settings
 
@@ -58,7 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(CollectorRegistry())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER, OIP_HEADER],
+                           expose_headers=[REQUEST_ID_HEADER, "Retry-After", OIP_HEADER], max_age=600)
+    app.add_middleware(RequestLogMiddleware)  # outermost: every answer has a request id and a log line
     _install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -71,19 +81,26 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     torch.set_num_threads(settings.torch_threads)
     metrics: Metrics = app.state.metrics
     registry = Registry(ModelStore(settings.store), metrics, settings.backend)
-    changes = await anyio.to_thread.run_sync(registry.refresh)
-    log.info("store %s: %d versions loaded, %d failed", settings.store, changes.loaded_versions,
-             changes.failed_versions)
+    try:
+        changes = await anyio.to_thread.run_sync(registry.refresh)
+        log.info("store %s: %d versions loaded, %d failed", settings.store, changes.loaded_versions,
+                 changes.failed_versions)
+    except StoreUnavailable:  # logged by the registry; not ready until a poll can read the store
+        pass
     batcher = DynamicBatcher(max_batch_size=settings.max_batch_size,
                              max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue)
-    runtime = Runtime(settings, registry, Executor(batcher, metrics))
+    runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s))
     app.state.runtime = runtime
     poller = StorePoller(registry, settings.poll_interval_s)
     poller.start()
+    drain = DrainOnSigterm(runtime, settings.drain_grace_s)
+    drain.install()
     try:
         yield
     finally:
+        # uvicorn runs this after the requests in flight have been answered (or timed out).
         runtime.draining = True
+        drain.uninstall()
         await poller.stop()
         runtime.executor.close()
         metrics.close()
@@ -123,6 +140,10 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not decode the JSON body (e.g. not UTF-8): as json_invalid
+        problem = {"type": "json_invalid", "loc": ["body"], "msg": "the body cannot be decoded as JSON"}
+        return error_response(RequestValidationFailed("the request body is not valid JSON: it cannot be "
+                                                      "decoded", [problem]), request.url.path)
     messages = {404: f"no route {request.url.path}",
                 405: f"{request.method} is not allowed on {request.url.path}"}
     message = messages.get(exc.status_code, str(exc.detail))
@@ -134,5 +155,12 @@ async def _foreign_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(ServiceError("internal server error"), request.url.path)
+    # Runs outside RequestLogMiddleware (Starlette's outermost ServerErrorMiddleware calls it), so
+    # the request id comes from the request's state, where the middleware left it.
+    request_id = getattr(request.state, REQUEST_ID_STATE, None) or current_request_id()
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc,
+              extra={"request_id": request_id})
+    response = error_response(ServiceError("internal server error"), request.url.path)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response

@@ -17,9 +17,11 @@
     ├── BadRequest                    400 bad_request           a body that cannot be read
     ├── MethodNotAllowed              405 method_not_allowed
     ├── PayloadTooLarge               413 payload_too_large
-    └── Unavailable                   503 unavailable
-        ├── Overloaded                503 overloaded            the batch queue is full (Retry-After)
-        └── VersionUnavailable        503 version_unavailable   the version failed to load
+    ├── Unavailable                   503 unavailable
+    │   ├── Overloaded                503 overloaded            the batch queue is full (Retry-After)
+    │   ├── VersionUnavailable        503 version_unavailable   the version failed to load
+    │   └── StoreUnavailable          503 store_unavailable     the store cannot be read (admin reload)
+    └── DeadlineExceeded              504 deadline_exceeded     not answered within request_timeout_s
 
 Every answer is ``{"error": {"type", "message", "details"}}``, except under ``/v2``, where the Open
 Inference Protocol's clients (Triton, KServe) read a flat ``{"error": message}``; :func:`error_response`
@@ -130,6 +132,14 @@ class Overloaded(Unavailable):
 
 class VersionUnavailable(Unavailable):
     type = "version_unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    type = "store_unavailable"
+
+
+class DeadlineExceeded(ServiceError):
+    status, type = 504, "deadline_exceeded"
 
 
 _BY_STATUS: dict[int, type[ServiceError]] = {

@@ -33,8 +33,9 @@ FIELD_ONNX = "field.onnx"
 GOLDEN_TOLERANCE = 1e-4
 """Largest difference allowed between stored and re-solved golden probabilities."""
 
-Fingerprint = tuple[tuple[str, int, int, int], ...]
-"""(file name, size, mtime_ns, inode) of every file in a version folder: a cheap change detector."""
+Fingerprint = tuple[tuple[str, int, int, int, int], ...]
+"""(file name, size, mtime_ns, ctime_ns, inode) of every file in a version folder: a cheap change
+detector. ctime cannot be set back by a writer (mtime can), so bytes changed in place are noticed."""
 
 
 class SelfTestFailed(Exception):
@@ -93,7 +94,7 @@ def fingerprint(folder: Path) -> Fingerprint:
     with os.scandir(folder) as it:
         for entry in it:
             st = entry.stat(follow_symlinks=False)
-            entries.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ino))
+            entries.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     return tuple(sorted(entries))
 
 

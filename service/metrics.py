@@ -127,6 +127,10 @@ class Metrics:
             "odeserve_model_load_failures", "Model versions that failed to load (once per worker).",
             _MODEL, registry=registry,
         )
+        self.store_errors = Counter(
+            "odeserve_store_errors", "Refreshes that could not read the store (or a model in it); "
+            "what was loaded keeps serving.", registry=registry,
+        )
         self.golden_nfe_baseline = Gauge(
             "odeserve_golden_nfe_baseline",
             "Mean per-sample NFE of a version's golden inputs at its default solver.",
@@ -184,6 +188,10 @@ class Metrics:
     def count_load_failure(self, model: str, version: str) -> None:
         """Count a version that could not be loaded (integrity, golden mismatch, bad manifest)."""
         self.load_failures.labels(model, version).inc()
+
+    def count_store_error(self) -> None:
+        """Count a refresh that could not read the store or one of its models."""
+        self.store_errors.inc()
 
     def render(self) -> tuple[bytes, str]:
         """The body and content type of ``GET /metrics``: this process, or all workers."""
@@ -247,8 +255,8 @@ class MetricsMiddleware:
                 await self.app(scope, receive, send_and_note_status)
             finally:
                 seconds = time.perf_counter() - started
-                model, version = scope.get("state", {}).get(_SERVED_BY, ("", ""))
-                self.metrics.observe_request(model, version, _endpoint(scope), status, seconds)
+                model, version = served_by(scope)
+                self.metrics.observe_request(model, version, route_template(scope), status, seconds)
 
 
 def label_served(request: Request, model: str, version: str) -> None:
@@ -256,7 +264,13 @@ def label_served(request: Request, model: str, version: str) -> None:
     setattr(request.state, _SERVED_BY, (model, version))
 
 
-def _endpoint(scope: Scope) -> str:
+def served_by(scope: Scope) -> tuple[str, str]:
+    """The (model, version) a route declared with :func:`label_served`, else ("", "")."""
+    return scope.get("state", {}).get(_SERVED_BY, ("", ""))
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/models/{name}/predict``), else ``unmatched``."""
     route = scope.get("route")
     return route.path if isinstance(route, Route) else UNMATCHED
 

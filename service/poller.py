@@ -8,6 +8,7 @@ import logging
 
 import anyio
 
+from .errors import StoreUnavailable
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class StorePoller:
             await anyio.sleep(self.interval_s)
             try:
                 changes = await anyio.to_thread.run_sync(self.registry.refresh)
+            except StoreUnavailable:  # logged and counted by the registry; the next poll tries again
+                continue
             except Exception:  # noqa: BLE001 -- a poll that fails (store unreadable) must not stop polling
                 log.exception("store poll failed; serving the previous state")
                 continue

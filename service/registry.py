@@ -3,7 +3,9 @@
 The state is an immutable :class:`Snapshot`; :meth:`Registry.refresh` builds a new one beside it
 and swaps a single reference, so a request that resolved a version keeps that object until it
 finishes, whatever reloads happen meanwhile. Refreshes are serialised by a lock (the poller and
-the admin endpoint may ask at once) and run off the event loop.
+the admin endpoint may ask at once) and run off the event loop. A store that cannot be read (its
+folder gone, unreadable, or a model in it) is an error to log and count, not a removal: what was
+loaded keeps serving until the store can be read again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import MappingProxyType
 
 from models_store import LATEST, ModelStore, StoreError, parse_version_ref, validate_name
 
-from .errors import AliasNotFound, ModelNotFound, VersionNotFound, VersionUnavailable
+from .errors import AliasNotFound, ModelNotFound, StoreUnavailable, VersionNotFound, VersionUnavailable
 from .engine.backends import BackendName
 from .loading import FailedVersion, LoadedVersion, VersionState, refresh_version
 from .metrics import Metrics, ServedVersion
@@ -107,12 +109,15 @@ class Registry:
         return state
 
     def refresh(self, *, full: bool = False) -> Changes:
-        """Pick up new, changed and removed versions and moved aliases; ``full`` re-hashes every file."""
+        """Pick up new, changed and removed versions and moved aliases; ``full`` re-hashes every file.
+
+        Raises StoreUnavailable (and keeps the current state) when the store cannot be listed.
+        """
         started = time.perf_counter()
         with self._lock:
             old = self._snapshot
             models = {}
-            for name in self.store.list_models():
+            for name in self._list_models():
                 state = self._refresh_model(name, old.models.get(name), full)
                 if state is not None:
                     models[name] = state
@@ -120,6 +125,22 @@ class Registry:
             changes = _changes(old, new, time.perf_counter() - started)
             self._publish_metrics(new, changes)
         return changes
+
+    def _list_models(self) -> list[str]:
+        try:
+            if not self.store.root.is_dir():
+                raise NotADirectoryError("the store folder is missing or not a folder")
+            return self.store.list_models()
+        except OSError as exc:
+            reason = exc.strerror if exc.filename else str(exc)  # no server paths in a public answer
+            self._store_error(f"cannot read the model store: {reason}")
+            raise StoreUnavailable(f"the model store cannot be read ({reason}); the versions already "
+                                   "loaded keep serving") from None
+
+    def _store_error(self, message: str) -> None:
+        log.warning("%s; serving what was loaded before", message)
+        if self.metrics is not None:
+            self.metrics.count_store_error()
 
     def _publish_metrics(self, snapshot: Snapshot, changes: Changes) -> None:
         """One place for every refresh (startup, poller, admin): what is served, what failed."""
@@ -139,7 +160,7 @@ class Registry:
                       for v in versions}
             aliases = self.store.aliases(name)
         except (StoreError, OSError) as exc:  # changed under our feet (e.g. removed): keep what we had
-            log.warning("cannot refresh model %s: %s", name, exc)
+            self._store_error(f"cannot refresh model {name}: {exc}")
             return previous
         if not states:
             return None

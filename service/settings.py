@@ -6,11 +6,12 @@ worker process builds identical settings. Every limit has a safe default and har
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models_store import DEFAULT_STORE_ROOT
 
@@ -28,9 +29,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
     poll_interval_s: float = Field(default=2.0, ge=0, le=3600, description="store polling; 0 disables it")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line")
 
     api_key: SecretStr | None = Field(default=None, description="if set, /v1/models/** needs X-API-Key")
     admin_api_key: SecretStr | None = Field(default=None, description="admin endpoints are off without it")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS (comma-separated or a JSON list; '*' any); "
+        "empty: CORS off")
 
     max_inputs: int = Field(default=1024, ge=1, le=65536, description="samples per request")
     max_time_points: int = Field(default=1000, ge=2, le=100_000, description="trajectory time points")
@@ -50,6 +55,26 @@ class Settings(BaseSettings):
         default=0.0, ge=0, le=1000, description="extra wait for batchmates when idle (0: batch what is queued)")
     max_queue: int = Field(default=4096, ge=1, le=1_000_000,
                            description="samples waiting per worker before requests get 503 + Retry-After")
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600,
+                                     description="deadline for a request's queue wait and solve (504 past it)")
+    drain_grace_s: float = Field(
+        default=0.0, ge=0, le=300,
+        description="after SIGTERM: seconds /readyz answers 503 draining before the listener closes")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def shutdown_timeout_s(self) -> float:
+        """How long a stop waits for in-flight requests: each ends by its deadline (answered 504 at worst)."""
+        return self.request_timeout_s + 5
 
     @model_validator(mode="after")
     def _tolerances_ordered(self) -> Settings:

@@ -17,6 +17,7 @@ import onnxruntime as ort
 import torch
 from google.protobuf.message import DecodeError
 
+from .cancel import CancelToken, Cancelled
 from .config import SampleSettings
 from .integrate import Solution
 from .onnx_solver import FieldConversionError, build_solver
@@ -43,7 +44,8 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution: ...
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
+              cancel: CancelToken | None = None) -> Solution: ...
 
 
 class TorchBackend(Backend):
@@ -52,9 +54,10 @@ class TorchBackend(Backend):
     def __init__(self, field: Field, interval: tuple[float, float]) -> None:
         self.field, self.interval = field, interval
 
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution:
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
+              cancel: CancelToken | None = None) -> Solution:
         with torch.inference_mode():
-            return solve_samples(self.field, y0, self.interval, method, settings)
+            return solve_samples(self.field, y0, self.interval, method, settings, cancel=cancel)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -80,15 +83,31 @@ class OnnxRuntimeBackend(Backend):
                                                               providers=["CPUExecutionProvider"])
             return self._sessions[method]
 
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings) -> Solution:
+    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
+              cancel: CancelToken | None = None) -> Solution:
         if method not in ADAPTIVE_TABLEAUS and method not in FIXED_TABLEAUS:
-            return self.fallback.solve(method, y0, settings)
+            return self.fallback.solve(method, y0, settings, cancel)
         feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy(), "atol": settings.atol.numpy(),
                 "step": settings.step_size.numpy(), "max_steps": settings.max_steps.numpy()}
-        z1, nfe, accepted, rejected, failed = self.session(method).run(None, feed)
+        z1, nfe, accepted, rejected, failed = self._run(self.session(method), feed, cancel)
         as_t = torch.from_numpy
         return Solution(final=as_t(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
                         rejected=as_t(rejected), failed=as_t(failed))
+
+    @staticmethod
+    def _run(session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None) -> list:
+        """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
+        if cancel is None:
+            return session.run(None, feed)
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # a terminated run is expected here, not an error to print
+        with cancel.hook(lambda: setattr(options, "terminate", True)):
+            try:
+                return session.run(None, feed, options)
+            except _ORT.Fail:
+                if cancel.cancelled:
+                    raise Cancelled() from None
+                raise
 
 
 def parity(candidate: Backend, reference: Backend, method: str, probe: torch.Tensor,

@@ -5,7 +5,9 @@ nothing in any answer, only the cost. A lane per (runner, method) collects what 
 the previous batch was solving (plus up to ``max_delay_s`` more when it is idle), up to
 ``max_batch_size`` samples. Solves run on one dedicated thread so the event loop stays free
 and 2 cores are not oversubscribed. When ``max_queue`` samples wait, new requests are refused
-at once with :class:`QueueFull` (the API answers 503 with Retry-After).
+at once with :class:`QueueFull` (the API answers 503 with Retry-After); trajectories count too.
+A batch whose callers all stopped waiting (deadline, disconnect) is not solved, or is stopped
+mid-solve through a :class:`~.cancel.CancelToken`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .errors import EngineError, StepLimitExceeded
 from .runner import ModelRunner, Prediction
@@ -78,8 +81,7 @@ class DynamicBatcher:
     async def predict(self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig) -> BatchedPrediction:
         """Queue a request and wait for its share of a batch."""
         check_budget(config, runner.interval, len(inputs))
-        if self._waiting + len(inputs) > self.max_queue:
-            raise QueueFull(self._waiting, retry_after_s=max(1.0, self._last_batch_s))
+        self._admit(len(inputs))
         key = (id(runner), config.method) if config.native else (id(runner), config)
         lane = self._lanes.get(key)
         if lane is None or lane.runner is not runner:
@@ -90,6 +92,10 @@ class DynamicBatcher:
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(key, lane))
         return await job.future
+
+    def _admit(self, samples: int) -> None:
+        if self._waiting + samples > self.max_queue:
+            raise QueueFull(self._waiting, retry_after_s=max(1.0, self._last_batch_s))
 
     async def _drain(self, key: Hashable, lane: _Lane) -> None:
         """Solve batches until the lane is empty, then retire it."""
@@ -120,13 +126,17 @@ class DynamicBatcher:
         return jobs
 
     async def _run(self, lane: _Lane, jobs: list[_Job]) -> None:
+        jobs = [j for j in jobs if not j.future.done()]  # callers that gave up are not solved for
+        if not jobs:
+            return
         sizes = [len(j.inputs) for j in jobs]
         inputs = np.concatenate([j.inputs for j in jobs]) if len(jobs) > 1 else jobs[0].inputs
         settings = SampleSettings.stack([(j.config, n) for j, n in zip(jobs, sizes)])
+        cancel = _cancel_when_all_done(jobs)
         started = time.perf_counter()
         try:
             sol, probs = await asyncio.get_running_loop().run_in_executor(
-                self._solver, lane.runner.solve_batch, inputs, lane.method, settings)
+                self._solver, lane.runner.solve_batch, inputs, lane.method, settings, cancel)
         except Exception as exc:  # the solve failed for the whole batch: every request hears why
             for job in jobs:
                 _settle(job, exc)
@@ -143,9 +153,21 @@ class DynamicBatcher:
                 answer = Prediction.of(probs, sol, rows, job.config.native)
                 _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run other solver work (trajectories) on the solver thread, after what is queued there."""
-        return await asyncio.get_running_loop().run_in_executor(self._solver, fn, *args)
+    async def run(self, fn: Callable[[CancelToken], T], samples: int) -> T:
+        """Run other solver work (a trajectory of ``samples`` inputs) on the solver thread, after what
+        is queued there. Its samples count as waiting until it ends; if the caller stops waiting,
+        ``fn``'s token is cancelled (or ``fn`` never starts).
+        """
+        self._admit(samples)
+        self._waiting += samples
+        cancel = CancelToken()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._solver, fn, cancel)
+        except asyncio.CancelledError:
+            cancel.cancel()
+            raise
+        finally:
+            self._waiting -= samples
 
     def close(self) -> None:
         """Stop the lanes and the solver thread (pending requests are cancelled)."""
@@ -154,6 +176,22 @@ class DynamicBatcher:
                 lane.task.cancel()
         self._lanes.clear()
         self._solver.shutdown(wait=False, cancel_futures=True)
+
+
+def _cancel_when_all_done(jobs: list[_Job]) -> CancelToken:
+    """A token cancelled once every job's future is done: answered, or abandoned by its caller."""
+    cancel = CancelToken()
+    pending = len(jobs)
+
+    def one_done(_: asyncio.Future[BatchedPrediction]) -> None:
+        nonlocal pending
+        pending -= 1
+        if pending == 0:
+            cancel.cancel()
+
+    for job in jobs:
+        job.future.add_done_callback(one_done)
+    return cancel
 
 
 def _settle(job: _Job, outcome: BatchedPrediction | Exception) -> None:

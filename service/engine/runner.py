@@ -11,6 +11,7 @@ import torch
 from models_store import Manifest, OdeClassifier
 
 from .backends import Backend, BackendName, TorchBackend, select_backend
+from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .integrate import Solution
 from .solve import check_budget, raise_failures, solve
@@ -78,9 +79,10 @@ class ModelRunner:
         with torch.inference_mode():
             return torch.softmax(self.network.head(states), dim=-1).numpy()
 
-    def solve_batch(self, inputs: np.ndarray, method: str, settings: SampleSettings) -> tuple[Solution, np.ndarray]:
+    def solve_batch(self, inputs: np.ndarray, method: str, settings: SampleSettings,
+                    cancel: CancelToken | None = None) -> tuple[Solution, np.ndarray]:
         """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised."""
-        sol = self.backend.solve(method, self.encode(inputs), settings)
+        sol = self.backend.solve(method, self.encode(inputs), settings, cancel)
         return sol, self.probabilities(sol.final)
 
     def predict(self, inputs: np.ndarray, config: SolverConfig) -> Prediction:
@@ -91,11 +93,12 @@ class ModelRunner:
         raise_failures(sol, config.max_steps)
         return Prediction.of(probs, sol, slice(None), config.native)
 
-    def trajectory(self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig) -> Trajectory:
+    def trajectory(self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig,
+                   cancel: CancelToken | None = None) -> Trajectory:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
         with torch.inference_mode():
-            sol = solve(self.network.field, self.encode(inputs), self.interval, config, grid)
+            sol = solve(self.network.field, self.encode(inputs), self.interval, config, grid, cancel)
         assert sol.outputs is not None
         final = Prediction.of(self.probabilities(sol.final), sol, slice(None), config.native)
         return Trajectory(final=final, times=grid.tolist(), states=sol.outputs.numpy(),

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .cancel import CancelToken, checked
 from .config import SampleSettings, SolverConfig
 from .errors import StepLimitExceeded
 from .integrate import Solution, integrate
@@ -26,13 +27,16 @@ def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int
 
 
 def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float], method: str,
-                  settings: SampleSettings, times: torch.Tensor | None = None) -> Solution:
+                  settings: SampleSettings, times: torch.Tensor | None = None,
+                  cancel: CancelToken | None = None) -> Solution:
     """Solve every row with its own settings; samples over budget come back ``failed``.
 
     Methods without a tableau go to torchdiffeq, which needs one setting for the whole batch
-    (the first row's) and raises StepLimitExceeded itself.
+    (the first row's) and raises StepLimitExceeded itself. A cancelled ``cancel`` stops the solve
+    at its next field evaluation (Cancelled).
     """
     t0, t1 = interval
+    field = checked(field, cancel)
     if times is not None and (bool((times < t0).any()) or bool((times > t1).any())):
         raise ValueError("times must lie inside the integration interval")
     tableau = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS.get(method)
@@ -53,11 +57,12 @@ def raise_failures(sol: Solution, max_steps: int) -> Solution:
 
 
 def solve(field: Field, y0: torch.Tensor, interval: tuple[float, float], config: SolverConfig,
-          times: torch.Tensor | None = None) -> Solution:
+          times: torch.Tensor | None = None, cancel: CancelToken | None = None) -> Solution:
     """Solve every row of ``y0`` over ``interval`` with one config; ``times`` adds dense states.
 
     Raises StepLimitExceeded naming the samples that needed more than ``max_steps`` steps.
     """
     check_budget(config, interval, y0.shape[0])
     settings = SampleSettings.uniform(config, y0.shape[0])
-    return raise_failures(solve_samples(field, y0, interval, config.method, settings, times), config.max_steps)
+    sol = solve_samples(field, y0, interval, config.method, settings, times, cancel)
+    return raise_failures(sol, config.max_steps)

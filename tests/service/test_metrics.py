@@ -127,7 +127,8 @@ def test_names_follow_prometheus_conventions(metrics: Metrics, registry: Collect
     families = {family.name: family.type for family in registry.collect()}
     assert all(name.startswith("odeserve_") for name in families)
     counters = [n for n, t in families.items() if t == "counter"]
-    assert sorted(counters) == ["odeserve_model_load_failures", "odeserve_requests", "odeserve_solver_steps"]
+    assert sorted(counters) == ["odeserve_model_load_failures", "odeserve_requests", "odeserve_solver_steps",
+                               "odeserve_store_errors"]
     assert "odeserve_request_duration_seconds" in families and "odeserve_queue_wait_seconds" in families
 
 

@@ -12,7 +12,7 @@ from fixture_store import publish
 
 from models_store import WEIGHTS_FILE, ModelStore
 from service.engine import SolverConfig
-from service.errors import AliasNotFound, ModelNotFound, VersionNotFound, VersionUnavailable
+from service.errors import AliasNotFound, ModelNotFound, StoreUnavailable, VersionNotFound, VersionUnavailable
 from service.loading import FailedVersion, LoadedVersion
 from service.registry import Registry
 
@@ -111,4 +111,6 @@ def test_removed_models_and_missing_stores(registry: Registry, store: ModelStore
     shutil.rmtree(store.root / "digits-anode")
     assert registry.refresh().removed == ["digits-anode/1"]
     empty = Registry(ModelStore(tmp_path / "no-such-store"))
-    assert empty.refresh().loaded_versions == 0 and empty.snapshot.models == {}
+    with pytest.raises(StoreUnavailable):  # a missing store is a fault to report, not an empty store
+        empty.refresh()
+    assert empty.snapshot.models == {}

@@ -1,0 +1,113 @@
+"""Request ids and one access-log record per request, from a pure ASGI middleware.
+
+Every request gets an id: the client's ``X-Request-ID`` when it is 1-128 visible ASCII characters,
+else a fresh uuid4 hex; the answer carries it back in the same header. Once the answer is sent,
+one record on the ``service.access`` logger says what happened: request id, method, route
+template (never the raw path), status, model, version, NFE summed over the request's samples, and
+latency. While the request runs, :func:`current_request_id` names it for every other record, and
+the engine's caller adds the solver's work with :func:`note_nfe`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import route_template, served_by
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_STATE = "odeserve_request_id"
+"""Where the id also lives in ``request.state`` (for handlers that run outside this middleware)."""
+_VALID_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+access_log = logging.getLogger("service.access")
+
+
+@dataclass
+class _Request:
+    """What is known about the request being handled (one per request, in a context variable)."""
+
+    request_id: str
+    nfe: int = 0
+    samples: int = 0
+
+
+_current: ContextVar[_Request | None] = ContextVar("odeserve_request", default=None)
+
+
+def current_request_id() -> str | None:
+    request = _current.get()
+    return request.request_id if request is not None else None
+
+
+def note_nfe(nfe: Sequence[int]) -> None:
+    """Add a solve's per-sample NFE to the request being handled (nothing outside a request)."""
+    request = _current.get()
+    if request is not None:
+        request.nfe += int(sum(nfe))
+        request.samples += len(nfe)
+
+
+def accept_request_id(given: str | None) -> str:
+    """The client's id if it is safe to echo and log, else a new one."""
+    if given is not None and _VALID_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Assigns the request id, returns it in ``X-Request-ID``, logs one record per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = _Request(accept_request_id(_header(scope, b"x-request-id")))
+        scope.setdefault("state", {})[REQUEST_ID_STATE] = request.request_id
+        token = _current.set(request)
+        status = 500  # what the client sees if the app raises before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request.request_id
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _log(scope, request, status, time.perf_counter() - started)
+            _current.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _log(scope: Scope, request: _Request, status: int, seconds: float) -> None:
+    model, version = served_by(scope)
+    endpoint = route_template(scope)
+    fields = {"request_id": request.request_id, "method": scope["method"], "path": endpoint,
+              "status": status, "model": model or None, "version": version or None,
+              "nfe": request.nfe if request.samples else None, "samples": request.samples or None,
+              "latency_ms": round(seconds * 1000, 3)}
+    served = f" {model}/{version}" if model else ""
+    nfe = f" nfe={request.nfe}" if request.samples else ""
+    access_log.info("%s %s %d%s%s %.1f ms request_id=%s", scope["method"], endpoint, status, served, nfe,
+                    seconds * 1000, request.request_id, extra={"fields": fields})

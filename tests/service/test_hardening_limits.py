@@ -1,0 +1,102 @@
+"""Bounded work over a real server: the max_steps cap, the per-request deadline (504, the solve
+stopped) and a full queue (503 + Retry-After at once, accepted work completes, then recovery)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from live_server import live_server
+
+PREDICT = "/v1/models/moons-node/predict"
+TRAJECTORY = "/v1/models/moons-node/trajectory"
+CAP = 1_000_000
+TIMEOUT_S = 2.0
+LIMITS = {"ODESERVE_MAX_STEPS_CAP": str(CAP), "ODESERVE_MIN_TOLERANCE": "1e-13",
+          "ODESERVE_REQUEST_TIMEOUT_S": str(TIMEOUT_S), "ODESERVE_MAX_QUEUE": "16"}
+QUICK = {"inputs": [[0.5, -0.25]]}
+
+
+def euler(step: float, inputs: int = 1, max_steps: int = CAP) -> dict:
+    """A request whose cost is known: 1/step Euler steps per input (about 0.1 ms each here)."""
+    return {"inputs": [[0.5, -0.25]] * inputs, "solver": {"method": "euler", "step_size": step,
+                                                          "max_steps": max_steps}}
+
+
+@pytest.fixture(scope="module")
+def server(store_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    root = tmp_path_factory.mktemp("store-limits") / "store"
+    shutil.copytree(store_template, root)
+    with live_server(root, env=LIMITS) as client:
+        yield client
+
+
+def _timed(client: httpx.Client, url: str, body: dict) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = client.post(url, json=body)
+    return response, time.perf_counter() - started
+
+
+def test_max_steps_over_the_cap_is_refused(server: httpx.Client) -> None:
+    r = server.post(PREDICT, json={**QUICK, "solver": {"max_steps": CAP + 1}})
+    assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error"
+    assert f"at most {CAP}" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [
+    {"inputs": [[0.1, 0.2]] * 8, "solver": {"method": "dopri5", "rtol": 1e-12, "atol": 1e-12, "max_steps": 5}},
+    euler(1e-7),  # ten million steps needed: refused before any work
+], ids=["tight-tolerance", "fixed-grid-over-the-cap"])
+def test_a_request_over_its_step_budget_fails_fast(server: httpx.Client, body: dict) -> None:
+    r, seconds = _timed(server, PREDICT, body)
+    assert r.status_code == 422 and r.json()["error"]["type"] == "step_limit_exceeded", r.text
+    assert "max_steps" in r.json()["error"]["message"]
+    assert seconds < 1.5
+
+
+@pytest.mark.parametrize("url, extra", [(PREDICT, {}), (TRAJECTORY, {"num_points": 3})],
+                         ids=["predict", "trajectory"])
+def test_the_deadline_answers_504_and_frees_the_solver(server: httpx.Client, url: str, extra: dict) -> None:
+    r, seconds = _timed(server, url, {**euler(1e-6), **extra})  # ~100 s of work, were it not stopped
+    assert r.status_code == 504, r.text
+    error = r.json()["error"]
+    assert error["type"] == "deadline_exceeded" and error["details"] == {"request_timeout_s": TIMEOUT_S}
+    assert "fewer inputs" in error["message"] and "tolerances" in error["message"]
+    assert TIMEOUT_S - 0.1 <= seconds < TIMEOUT_S + 2
+    quick, quick_s = _timed(server, PREDICT, QUICK)
+    assert quick.status_code == 200 and quick_s < 1.5  # the abandoned solve was stopped
+
+
+def test_a_full_queue_answers_503_at_once_and_accepted_requests_complete(server: httpx.Client) -> None:
+    base = str(server.base_url)
+    burst = {"inputs": [[0.5, -0.25]] * 4}
+
+    def call(body: dict) -> tuple[int, float, str | None]:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            r, seconds = _timed(client, PREDICT, body)
+            return r.status_code, seconds, r.headers.get("retry-after")
+
+    with ThreadPoolExecutor(max_workers=33) as pool:
+        blocker = pool.submit(call, euler(1 / 4000))  # holds the solver thread for ~0.4 s
+        time.sleep(0.15)
+        outcomes = list(pool.map(call, [burst] * 32))
+        assert blocker.result()[0] == 200
+    statuses = [status for status, _, _ in outcomes]
+    assert set(statuses) == {200, 503}, statuses  # the queue holds 16 samples: 4 such requests
+    refused = [(seconds, retry) for status, seconds, retry in outcomes if status == 503]
+    assert all(retry is not None and int(retry) >= 1 for _, retry in refused)
+    assert max(seconds for seconds, _ in refused) < 1.0  # refused at once, not after queueing
+    recovered = server.post(PREDICT, json=burst)
+    assert recovered.status_code == 200
+    assert server.get("/readyz").status_code == 200
+
+
+def test_a_body_that_cannot_be_decoded_is_a_validation_error(server: httpx.Client) -> None:
+    r = server.post(PREDICT, content=b"S\xff;\x18S[", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error"
+    assert r.json()["error"]["details"][0]["type"] == "json_invalid"
