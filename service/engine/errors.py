@@ -22,11 +22,12 @@ class UnknownMethod(EngineError, ValueError):
 
 
 class StepLimitExceeded(EngineError):
-    def __init__(self, samples: Sequence[int], max_steps: int) -> None:
+    def __init__(self, samples: Sequence[int], max_steps: int, *, fixed_grid: bool = False) -> None:
         shown = ", ".join(map(str, list(samples)[:10]))
+        remedy = ("raise step_size" if fixed_grid else "loosen the tolerances (rtol/atol)")
         super().__init__(
-            f"input(s) {shown} needed more than max_steps={max_steps} solver steps; loosen the "
-            "tolerances (rtol/atol), or raise max_steps up to the server's cap"
+            f"input(s) {shown} needed more than max_steps={max_steps} solver steps; {remedy}, "
+            "or raise max_steps up to the server's cap"
         )
         self.samples = list(samples)
         self.max_steps = max_steps

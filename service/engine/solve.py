@@ -23,7 +23,7 @@ def fixed_steps_needed(config: SolverConfig, t0: float, t1: float) -> int:
 def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int) -> None:
     """Refuse a fixed-grid request whose grid alone exceeds ``max_steps``, before any work."""
     if config.method in FIXED_GRID and fixed_steps_needed(config, *interval) > config.max_steps:
-        raise StepLimitExceeded(range(batch), config.max_steps)
+        raise StepLimitExceeded(range(batch), config.max_steps, fixed_grid=True)
 
 
 def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float], method: str,

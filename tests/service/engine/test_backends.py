@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, ModelRunner, SolverConfig, StepLimitExceeded
-from service.engine.backends import BackendError, OnnxRuntimeBackend, select_backend
+from service.engine.backends import ORT_MAX_BATCH, BackendError, OnnxRuntimeBackend, select_backend
 from service.engine.config import SampleSettings
 
 
@@ -41,7 +41,7 @@ def test_same_answers_and_nfe_as_torch(runners, method: str) -> None:
 
 @pytest.mark.parametrize("method", NATIVE_ADAPTIVE)
 def test_onnxruntime_is_batch_invariant(runners, method: str) -> None:
-    x = np.random.default_rng(2).normal(size=(257, 2)) * 3
+    x = np.random.default_rng(2).normal(size=(ORT_MAX_BATCH, 2)) * 3
     cfg = SolverConfig(method, 1e-5, 1e-5, 0.05, 5000)
     ort_runner = runners["onnxruntime"]
     alone, crowd = ort_runner.predict(x[:1], cfg), ort_runner.predict(x, cfg)
@@ -76,3 +76,13 @@ def test_parity_probe_detects_a_wrong_backend(tiny, tiny_onnx, other_version) ->
     backend, note = select_backend("auto", other.reference, tiny_onnx, cfg.method, probe,
                                    SampleSettings.uniform(cfg, 4))
     assert backend.name == "torch" and "differ" in note
+
+
+def test_large_batches_go_to_torch_with_the_same_steps(runners) -> None:
+    x = np.random.default_rng(6).normal(size=(ORT_MAX_BATCH + 1, 2))
+    cfg = SolverConfig("dopri5", 1e-6, 1e-6, 0.05, 5000)
+    big, torch_big = runners["onnxruntime"].predict(x, cfg), runners["torch"].predict(x, cfg)
+    np.testing.assert_array_equal(big.probabilities, torch_big.probabilities)  # bit for bit: torch ran it
+    small = runners["onnxruntime"].predict(x[:ORT_MAX_BATCH], cfg)
+    assert small.nfe == big.nfe[:ORT_MAX_BATCH]
+    np.testing.assert_allclose(small.probabilities, big.probabilities[:ORT_MAX_BATCH], rtol=0, atol=1e-12)

@@ -92,7 +92,7 @@ def test_step_limit_names_the_samples(field: torch.nn.Module, method: str) -> No
 def test_fixed_step_limit_checked_before_work(field: torch.nn.Module) -> None:
     calls = []
     counting = lambda t, z: calls.append(1) or _f(field)(t, z)  # noqa: E731
-    with pytest.raises(StepLimitExceeded):
+    with pytest.raises(StepLimitExceeded, match="raise step_size"):
         solve(counting, torch.zeros(2, 3, dtype=torch.float64), (0.0, 1.0), _config("rk4", max_steps=10))
     assert calls == []
 
