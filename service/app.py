@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 
 from models_store import ModelStore, StoreError
 
+from .admission import AdmissionMiddleware
 from .body_limit import BodyLimitMiddleware
 from .deps import API_KEY_HEADER, Runtime
 from .draining import DrainOnSigterm
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(CollectorRegistry())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware)  # a full queue refuses before the body is read
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

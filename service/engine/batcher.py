@@ -24,6 +24,7 @@ import numpy as np
 from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .errors import EngineError, StepLimitExceeded
+from .integrate import Solution
 from .runner import ModelRunner, Prediction
 from .solve import check_budget
 
@@ -81,7 +82,7 @@ class DynamicBatcher:
     async def predict(self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig) -> BatchedPrediction:
         """Queue a request and wait for its share of a batch."""
         check_budget(config, runner.interval, len(inputs))
-        self._admit(len(inputs))
+        self.admit(len(inputs))
         key = (id(runner), config.method) if config.native else (id(runner), config)
         lane = self._lanes.get(key)
         if lane is None or lane.runner is not runner:
@@ -93,7 +94,8 @@ class DynamicBatcher:
             lane.task = asyncio.create_task(self._drain(key, lane))
         return await job.future
 
-    def _admit(self, samples: int) -> None:
+    def admit(self, samples: int = 1) -> None:
+        """Raise QueueFull unless ``samples`` more fit in the queue (also checked at the door)."""
         if self._waiting + samples > self.max_queue:
             raise QueueFull(self._waiting, retry_after_s=max(1.0, self._last_batch_s))
 
@@ -101,7 +103,6 @@ class DynamicBatcher:
         """Solve batches until the lane is empty, then retire it."""
         while not lane.queue.empty():
             jobs = await self._collect(lane)
-            self._waiting -= sum(len(j.inputs) for j in jobs)
             await self._run(lane, jobs)
         if self._lanes.get(key) is lane:
             del self._lanes[key]
@@ -126,17 +127,25 @@ class DynamicBatcher:
         return jobs
 
     async def _run(self, lane: _Lane, jobs: list[_Job]) -> None:
+        """Solve one batch; its samples count as waiting until the solver thread takes it up."""
+        queued = sum(len(j.inputs) for j in jobs)
         jobs = [j for j in jobs if not j.future.done()]  # callers that gave up are not solved for
         if not jobs:
+            self._waiting -= queued
             return
         sizes = [len(j.inputs) for j in jobs]
         inputs = np.concatenate([j.inputs for j in jobs]) if len(jobs) > 1 else jobs[0].inputs
         settings = SampleSettings.stack([(j.config, n) for j, n in zip(jobs, sizes)])
         cancel = _cancel_when_all_done(jobs)
+        loop = asyncio.get_running_loop()
+
+        def solve() -> tuple[Solution, np.ndarray]:
+            loop.call_soon_threadsafe(self._release, queued)  # on the solver thread: no longer waiting
+            return lane.runner.solve_batch(inputs, lane.method, settings, cancel)
+
         started = time.perf_counter()
         try:
-            sol, probs = await asyncio.get_running_loop().run_in_executor(
-                self._solver, lane.runner.solve_batch, inputs, lane.method, settings, cancel)
+            sol, probs = await loop.run_in_executor(self._solver, solve)
         except Exception as exc:  # the solve failed for the whole batch: every request hears why
             for job in jobs:
                 _settle(job, exc)
@@ -153,12 +162,15 @@ class DynamicBatcher:
                 answer = Prediction.of(probs, sol, rows, job.config.native)
                 _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
 
+    def _release(self, samples: int) -> None:
+        self._waiting -= samples
+
     async def run(self, fn: Callable[[CancelToken], T], samples: int) -> T:
         """Run other solver work (a trajectory of ``samples`` inputs) on the solver thread, after what
         is queued there. Its samples count as waiting until it ends; if the caller stops waiting,
         ``fn``'s token is cancelled (or ``fn`` never starts).
         """
-        self._admit(samples)
+        self.admit(samples)
         self._waiting += samples
         cancel = CancelToken()
         try:

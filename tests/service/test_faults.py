@@ -165,7 +165,7 @@ def test_sigterm_drains_finishes_the_request_in_flight_and_exits_0(store_templat
             answer = in_flight.result(timeout=60)
         assert answer.status_code == 200 and answer.json()["nfe"] == [25_000]
         assert running.proc.wait(timeout=30) == 0
-        assert time.monotonic() - sent < 15
+        assert time.monotonic() - sent < 40  # the shutdown bound: request timeout + 5 s, with slack
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{client.base_url}/healthz", timeout=2)
         messages = [r["message"] for r in running.log_records()]

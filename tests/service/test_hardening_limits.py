@@ -53,10 +53,9 @@ def test_max_steps_over_the_cap_is_refused(server: httpx.Client) -> None:
     euler(1e-7),  # ten million steps needed: refused before any work
 ], ids=["tight-tolerance", "fixed-grid-over-the-cap"])
 def test_a_request_over_its_step_budget_fails_fast(server: httpx.Client, body: dict) -> None:
-    r, seconds = _timed(server, PREDICT, body)
+    r = server.post(PREDICT, json=body)
     assert r.status_code == 422 and r.json()["error"]["type"] == "step_limit_exceeded", r.text
     assert "max_steps" in r.json()["error"]["message"]
-    assert seconds < 1.5
 
 
 @pytest.mark.parametrize("url, extra", [(PREDICT, {}), (TRAJECTORY, {"num_points": 3})],
@@ -67,9 +66,10 @@ def test_the_deadline_answers_504_and_frees_the_solver(server: httpx.Client, url
     error = r.json()["error"]
     assert error["type"] == "deadline_exceeded" and error["details"] == {"request_timeout_s": TIMEOUT_S}
     assert "fewer inputs" in error["message"] and "tolerances" in error["message"]
-    assert TIMEOUT_S - 0.1 <= seconds < TIMEOUT_S + 2
-    quick, quick_s = _timed(server, PREDICT, QUICK)
-    assert quick.status_code == 200 and quick_s < 1.5  # the abandoned solve was stopped
+    assert seconds >= TIMEOUT_S - 0.1  # not before the deadline (and not after the ~100 s solve)
+    # Were the abandoned solve still running, this would wait behind it for ~100 s and time out.
+    quick = server.post(PREDICT, json=QUICK, timeout=TIMEOUT_S * 10)
+    assert quick.status_code == 200
 
 
 def test_a_full_queue_answers_503_at_once_and_accepted_requests_complete(server: httpx.Client) -> None:
@@ -77,20 +77,22 @@ def test_a_full_queue_answers_503_at_once_and_accepted_requests_complete(server:
     burst = {"inputs": [[0.5, -0.25]] * 4}
 
     def call(body: dict) -> tuple[int, float, str | None]:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            r, seconds = _timed(client, PREDICT, body)
-            return r.status_code, seconds, r.headers.get("retry-after")
+        with httpx.Client(base_url=base, timeout=60) as client:
+            r = client.post(PREDICT, json=body)
+            return r.status_code, time.perf_counter(), r.headers.get("retry-after")
 
     with ThreadPoolExecutor(max_workers=33) as pool:
-        blocker = pool.submit(call, euler(1 / 4000))  # holds the solver thread for ~0.4 s
+        blocker = pool.submit(call, euler(1 / 10000))  # holds the solver thread for ~1 s
         time.sleep(0.15)
         outcomes = list(pool.map(call, [burst] * 32))
-        assert blocker.result()[0] == 200
+        blocker_status, blocker_done, _ = blocker.result()
+        assert blocker_status == 200
     statuses = [status for status, _, _ in outcomes]
     assert set(statuses) == {200, 503}, statuses  # the queue holds 16 samples: 4 such requests
-    refused = [(seconds, retry) for status, seconds, retry in outcomes if status == 503]
+    refused = [(done, retry) for status, done, retry in outcomes if status == 503]
     assert all(retry is not None and int(retry) >= 1 for _, retry in refused)
-    assert max(seconds for seconds, _ in refused) < 1.0  # refused at once, not after queueing
+    # refused at once: every refusal came back while the blocker still held the solver
+    assert max(done for done, _ in refused) < blocker_done
     recovered = server.post(PREDICT, json=burst)
     assert recovered.status_code == 200
     assert server.get("/readyz").status_code == 200
@@ -100,3 +102,27 @@ def test_a_body_that_cannot_be_decoded_is_a_validation_error(server: httpx.Clien
     r = server.post(PREDICT, content=b"S\xff;\x18S[", headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error"
     assert r.json()["error"]["details"][0]["type"] == "json_invalid"
+
+
+def test_a_full_queue_refuses_before_the_body_is_read(server: httpx.Client) -> None:
+    """Under a storm a refusal must be cheap: with the queue full, even a body that is not JSON
+    gets 503 overloaded (the admission check runs before parsing), not 422."""
+    base = str(server.base_url)
+
+    def call(body: dict) -> int:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            return client.post(PREDICT, json=body).status_code
+
+    garbage = {"content": b"not json", "headers": {"Content-Type": "application/json"}}
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        blocker = pool.submit(call, euler(1 / 6000))  # holds the solver thread for ~0.6 s (deadline: 2 s)
+        time.sleep(0.15)
+        fillers = [pool.submit(call, {"inputs": [[0.5, -0.25]] * 4}) for _ in range(4)]  # 16 samples: full
+        statuses = []
+        while not blocker.done() and 503 not in statuses:
+            statuses.append(server.post(PREDICT, **garbage).status_code)
+            time.sleep(0.01)
+        assert blocker.result() == 200 and all(f.result() in (200, 503) for f in fillers)
+    assert 503 in statuses, statuses
+    assert set(statuses) <= {422, 503}
+    assert server.post(PREDICT, **garbage).status_code == 422  # once drained, parsed as usual
