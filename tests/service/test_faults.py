@@ -94,16 +94,22 @@ def _replace_by_a_file(root: Path) -> Callable[[], None]:
     return restore
 
 
-def _chmod_000(root: Path) -> Callable[[], None]:
-    mode = root.stat().st_mode
-    root.chmod(0)
-    return lambda: root.chmod(mode)
+def _dangling_link(root: Path) -> Callable[[], None]:
+    """A store path that resolves to nothing (a mount gone away); chmod 000 would not stop root."""
+    moved = root.with_name("store-aside")
+    root.rename(moved)
+    root.symlink_to(root.with_name("nowhere"))
+
+    def restore() -> None:
+        root.unlink()
+        moved.rename(root)
+    return restore
 
 
 @pytest.mark.parametrize("make_unreadable", [
     _replace_by_a_file,
-    pytest.param(_chmod_000, marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads through chmod 000")),
-], ids=["replaced-by-a-file", "chmod-000"])
+    _dangling_link,
+], ids=["replaced-by-a-file", "dangling-link"])
 def test_store_unreadable_while_serving(server: ServiceProcess, root: Path,
                                         make_unreadable: Callable[[Path], Callable[[], None]]) -> None:
     before = metric_value(server.client, STORE_ERRORS)
