@@ -39,12 +39,19 @@ def live_server(store: Path, *, poll_interval: float = 0, env: Mapping[str, str]
         yield client
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], grace_s: float = 30) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_until_up(client: httpx.Client, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from live_server import ADMIN_KEY, REPO, _wait_until_up, free_port
+from live_server import ADMIN_KEY, REPO, _wait_until_up, free_port, stop
 
 
 @dataclass
@@ -57,13 +57,7 @@ def service_process(store: Path, log_path: Path, *, env: Mapping[str, str] | Non
         yield ServiceProcess(proc, client, log_path)
     finally:
         client.close()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def metric_value(client: httpx.Client, name: str, **labels: str) -> float:
