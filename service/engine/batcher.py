@@ -155,7 +155,7 @@ class DynamicBatcher:
         for job, n in zip(jobs, sizes):
             rows = slice(offset, offset + n)
             offset += n
-            failed = sol.failed[rows].nonzero().squeeze(1).tolist()
+            failed = np.flatnonzero(sol.failed.numpy()[rows]).tolist()
             if failed:
                 _settle(job, StepLimitExceeded(failed, job.config.max_steps))
             else:

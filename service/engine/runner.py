@@ -34,8 +34,9 @@ class Prediction:
     def of(cls, probabilities: np.ndarray, sol: Solution, rows: slice, batch_invariant: bool) -> Prediction:
         """The answer for ``rows`` of a solved batch."""
         probs = probabilities[rows]
-        return cls(labels=probs.argmax(axis=1).tolist(), probabilities=probs, nfe=sol.nfe[rows].tolist(),
-                   accepted=sol.accepted[rows].tolist(), rejected=sol.rejected[rows].tolist(),
+        per_sample = lambda t: t.numpy()[rows].tolist()  # noqa: E731  (numpy slicing: hot path)
+        return cls(labels=probs.argmax(axis=1).tolist(), probabilities=probs, nfe=per_sample(sol.nfe),
+                   accepted=per_sample(sol.accepted), rejected=per_sample(sol.rejected),
                    batch_invariant=batch_invariant)
 
 
