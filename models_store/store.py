@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from .errors import InvalidName, ModelNotFound, PublishError, VersionNotFound
+from .errors import IntegrityError, InvalidName, ModelNotFound, PublishError, VersionNotFound
 from .integrity import digest_line, read_manifest, sha256_bytes, verify_folder
 from .manifest import MANIFEST_DIGEST_FILE, MANIFEST_FILE, Manifest
 from .naming import LATEST, is_version_dirname, parse_version_ref, validate_alias, validate_name
@@ -81,14 +81,20 @@ class ModelStore:
         return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and is_version_dirname(p.name))
 
     def aliases(self, name: str) -> dict[str, int]:
-        """The model's aliases; ``latest`` always points at a published version when one exists."""
+        """The model's aliases; ``latest`` always points at a published version when one exists.
+
+        A corrupt aliases.json raises IntegrityError rather than silently dropping aliases such
+        as ``stable`` (a reader like the service then keeps the aliases it had).
+        """
         path = self.model_dir(name) / ALIASES_FILE
         try:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
             raw = {}
-        except (OSError, ValueError):
-            raw = {}
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"{ALIASES_FILE} of model {name!r} is unreadable: {exc}", ALIASES_FILE) from exc
+        if not isinstance(raw, dict):
+            raise IntegrityError(f"{ALIASES_FILE} of model {name!r} is not a JSON object", ALIASES_FILE)
         aliases = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, int) and _valid(k)}
         versions = self.versions(name)
         if versions and LATEST not in aliases:

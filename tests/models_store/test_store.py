@@ -11,6 +11,7 @@ from store_fakes import manifest_factory, publish_fake, version_files
 
 from models_store import (
     MANIFEST_FILE,
+    IntegrityError,
     InvalidName,
     ModelNotFound,
     ModelStore,
@@ -92,9 +93,12 @@ def test_resolve_errors(published, name, ref, error):
         published.resolve(name, ref)
 
 
-def test_corrupt_aliases_file_falls_back_to_latest(published):
-    (published.root / "fake-node" / "aliases.json").write_text("{not json")
-    assert published.aliases("fake-node") == {"latest": 1}
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_corrupt_aliases_file_is_an_integrity_error_naming_it(published, content):
+    (published.root / "fake-node" / "aliases.json").write_text(content)
+    with pytest.raises(IntegrityError) as info:
+        published.aliases("fake-node")
+    assert info.value.filename == "aliases.json"
 
 
 @pytest.mark.parametrize("bad_field", ["version", "name"])

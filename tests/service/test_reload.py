@@ -123,3 +123,17 @@ def test_a_removed_model_is_no_longer_served(server: httpx.Client, store: ModelS
     report = server.post("/v1/admin/reload", headers=ADMIN).json()
     assert report["removed"] in ([], ["broken-node/1"])
     assert server.get("/v1/models/broken-node").status_code == 404
+
+
+def test_a_corrupt_aliases_file_keeps_the_aliases_being_served(server: httpx.Client, store: ModelStore) -> None:
+    path = store.root / "moons-node" / "aliases.json"
+    before = server.get("/v1/models/moons-node").json()["aliases"]
+    good = path.read_bytes()
+    path.write_text("{not json")
+    try:
+        reload = server.post("/v1/admin/reload", headers=ADMIN)
+        assert reload.status_code == 200
+        assert server.get("/v1/models/moons-node").json()["aliases"] == before
+        assert _predict(server, "moons-node", "latest").status_code == 200
+    finally:
+        path.write_bytes(good)
