@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,6 +90,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                  changes.failed_versions)
     except StoreUnavailable:  # logged by the registry; not ready until a poll can read the store
         pass
+    # torch, ONNX and the loaded models are hundreds of thousands of long-lived objects: freeze them
+    # out of the cyclic GC, or every full collection walks them all (~100 ms stalls in p99).
+    gc.collect()
+    gc.freeze()
     batcher = DynamicBatcher(max_batch_size=settings.max_batch_size,
                              max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue)
     runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s))
