@@ -17,7 +17,10 @@ from .checkpoint import load_golden, load_network, load_weights, weights_to_byte
 from .errors import IntegrityError, InvalidName, ModelNotFound, PublishError, StoreError, VersionNotFound
 from .integrity import sha256_file, verify_folder
 from .manifest import (
+    ENCODER_ONNX,
+    FIELD_ONNX,
     GOLDEN_FILE,
+    HEAD_ONNX,
     MANIFEST_FILE,
     ONNX_FILES,
     SCHEMA_VERSION,
@@ -37,7 +40,7 @@ DEFAULT_STORE_ROOT = Path(__file__).resolve().parent / "store"
 """The shipped demo store, committed with the repository."""
 
 __all__ = [
-    "DEFAULT_STORE_ROOT", "GOLDEN_FILE", "LATEST", "MANIFEST_FILE", "ONNX_FILES", "SCHEMA_VERSION",
+    "DEFAULT_STORE_ROOT", "ENCODER_ONNX", "FIELD_ONNX", "GOLDEN_FILE", "HEAD_ONNX", "LATEST", "MANIFEST_FILE", "ONNX_FILES", "SCHEMA_VERSION",
     "WEIGHTS_FILE", "ArchitectureSpec", "ConvEncoderSpec", "FieldSpec", "FlattenEncoderSpec", "Golden",
     "InputSpec", "IntegrityError", "InvalidName", "Manifest", "ModelNotFound", "ModelStore", "NfeStats",
     "OdeClassifier", "PublishError", "SolverDefaults", "SplitMetrics", "StoreError", "TrainingRecord",

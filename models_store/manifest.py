@@ -19,7 +19,8 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_DIGEST_FILE = "manifest.sha256"
 WEIGHTS_FILE = "weights.safetensors"
 GOLDEN_FILE = "golden.json"
-ONNX_FILES = ("encoder.onnx", "field.onnx", "head.onnx")
+ENCODER_ONNX, FIELD_ONNX, HEAD_ONNX = "encoder.onnx", "field.onnx", "head.onnx"
+ONNX_FILES = (ENCODER_ONNX, FIELD_ONNX, HEAD_ONNX)
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from models_store import (
+    FIELD_ONNX,
     MANIFEST_FILE,
     Golden,
     Manifest,
@@ -29,7 +30,6 @@ from service.engine.backends import BackendName
 
 log = logging.getLogger(__name__)
 
-FIELD_ONNX = "field.onnx"
 GOLDEN_TOLERANCE = 1e-4
 """Largest difference allowed between stored and re-solved golden probabilities."""
 

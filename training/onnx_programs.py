@@ -21,7 +21,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from models_store import OdeClassifier
+from models_store import ENCODER_ONNX, FIELD_ONNX, HEAD_ONNX, OdeClassifier
 
 from .errors import ExportError
 
@@ -77,17 +77,17 @@ def _sample_args(network: OdeClassifier, batch: int, generator: torch.Generator)
     x = torch.rand(batch, *spec.input_shape, generator=generator) * 2 - 1
     t = torch.rand(batch, 1, generator=generator)
     z = torch.randn(batch, spec.state_dim, generator=generator)
-    return {"encoder.onnx": (x,), "field.onnx": (t, z), "head.onnx": (z,)}
+    return {ENCODER_ONNX: (x,), FIELD_ONNX: (t, z), HEAD_ONNX: (z,)}
 
 
 def export_programs(network: OdeClassifier, seed: int = 0) -> dict[str, bytes]:
     """The three programs (float32), each verified with onnxruntime on fresh random inputs."""
     network = network.float().eval()
-    modules = {"encoder.onnx": network.encoder, "field.onnx": network.field, "head.onnx": network.head}
+    modules = {ENCODER_ONNX: network.encoder, FIELD_ONNX: network.field, HEAD_ONNX: network.head}
     signatures = {
-        "encoder.onnx": (["x"], "h"),
-        "field.onnx": (["t", "z"], "dz"),
-        "head.onnx": (["z"], "logits"),
+        ENCODER_ONNX: (["x"], "h"),
+        FIELD_ONNX: (["t", "z"], "dz"),
+        HEAD_ONNX: (["z"], "logits"),
     }
     generator = torch.Generator().manual_seed(seed)
     examples = _sample_args(network, _EXAMPLE_BATCH, generator)

@@ -15,7 +15,7 @@ from .rk import Field, Step, error_ratio, rk_step
 from .tableaus import ButcherTableau
 
 SAFETY, IFACTOR, DFACTOR = 0.9, 10.0, 0.2
-_LAST_STEP_SLACK = 1e-10
+LAST_STEP_SLACK = 1e-10
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _advance(field: Field, tab: ButcherTableau, w: _Work, t1: float,
              times: torch.Tensor | None, sol: Solution) -> _Work:
     """One step for every running sample; returns the samples still running."""
     remaining = t1 - w.t
-    last = w.h >= remaining * (1 - _LAST_STEP_SLACK)
+    last = w.h >= remaining * (1 - LAST_STEP_SLACK)
     h = torch.where(last, remaining, w.h)
     if w.f0 is None:
         k1 = field(w.t, w.y)

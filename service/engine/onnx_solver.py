@@ -17,12 +17,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .integrate import DFACTOR, IFACTOR, SAFETY
+from .integrate import DFACTOR, IFACTOR, LAST_STEP_SLACK, SAFETY
 from .tableaus import ButcherTableau
 
 F64, I64, BOOL = TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
 MIN_OPSET = 18  # ReduceMean with axes as an input
-_SLACK = 1e-10
 
 
 class FieldConversionError(ValueError):
@@ -143,7 +142,7 @@ def _step_body(tab: ButcherTableau, timed: bool) -> onnx.GraphProto:
     b = _Builder("s_")
     t, h, y, f0, active, done, nfe, acc, rej = "t", "h", "y", "f0", "active", "done", "nfe", "acc", "rej"
     rem = b.op("Sub", "t1", t)
-    last = b.op("GreaterOrEqual", h, b.op("Mul", rem, b.const(1 - _SLACK)))
+    last = b.op("GreaterOrEqual", h, b.op("Mul", rem, b.const(1 - LAST_STEP_SLACK)))
     hs = b.op("Where", last, rem, h)
     stages = _Stages(b, y, hs)
     stages.push(f0 if tab.adaptive else b.field(t, y))

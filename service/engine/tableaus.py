@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction as F
 
-import torch
 
 _TOL = 1e-12
 
@@ -58,15 +57,6 @@ class ButcherTableau:
     @property
     def adaptive(self) -> bool:
         return self.b_error is not None
-
-    def tensors(self, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor | None]:
-        """The coefficients as tensors (a padded to a square lower-triangular matrix)."""
-        a = torch.zeros(self.stages, self.stages, dtype=dtype)
-        for i, row in enumerate(self.a, start=1):
-            a[i, :i] = torch.tensor(row, dtype=dtype)
-        as_t = lambda w: None if w is None else torch.tensor(w, dtype=dtype)  # noqa: E731
-        return {"c": torch.tensor(self.c, dtype=dtype), "a": a, "b": as_t(self.b),
-                "b_error": as_t(self.b_error), "b_mid": as_t(self.b_mid)}
 
 
 def _f(*values: F | int) -> tuple[float, ...]:

@@ -47,9 +47,3 @@ def test_inconsistent_tableau_is_refused(change: dict, message: str) -> None:
     spec = {"name": "bad", "order": 2, "c": (0.0, 0.5), "a": ((0.5,),), "b": (0.0, 1.0), **change}
     with pytest.raises(ValueError, match=message):
         ButcherTableau(**spec)
-
-
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_tensors_are_lower_triangular(name: str) -> None:
-    a = ALL[name].tensors()["a"]
-    assert torch.equal(a, torch.tril(a, diagonal=-1))
