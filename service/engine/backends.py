@@ -94,11 +94,11 @@ class OnnxRuntimeBackend(Backend):
         native = method in ADAPTIVE_TABLEAUS or method in FIXED_TABLEAUS
         if not native or y0.shape[0] > ORT_MAX_BATCH:
             return self.fallback.solve(method, y0, settings, cancel)
-        feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy(), "atol": settings.atol.numpy(),
-                "step": settings.step_size.numpy(), "max_steps": settings.max_steps.numpy()}
+        feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy()[:, None], "atol": settings.atol.numpy()[:, None],
+                "step": settings.step_size.numpy()[:, None], "max_steps": settings.max_steps.numpy()[:, None]}
         z1, nfe, accepted, rejected, failed = self._run(self.session(method), feed, cancel)
-        as_t = torch.from_numpy
-        return Solution(final=as_t(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
+        as_t = lambda column: torch.from_numpy(column[:, 0])  # noqa: E731
+        return Solution(final=torch.from_numpy(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
                         rejected=as_t(rejected), failed=as_t(failed))
 
     @staticmethod
