@@ -34,6 +34,7 @@ from .errors import (
     validation_details,
 )
 from .engine.batcher import DynamicBatcher
+from .fast_path import PredictFastPath
 from .inference import Executor
 from .metrics import Metrics, MetricsMiddleware
 from .poller import StorePoller
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="odeserve", version="1.0.0", description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(CollectorRegistry())
+    if settings.fast_path:
+        app.add_middleware(PredictFastPath)  # innermost: everything below still applies to it
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware)  # a full queue refuses before the body is read
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
@@ -95,7 +98,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     batcher = DynamicBatcher(max_batch_size=settings.max_batch_size,
-                             max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue)
+                             max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue,
+                             inline_max_steps=settings.inline_max_steps)
     runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s))
     app.state.runtime = runtime
     poller = StorePoller(registry, settings.poll_interval_s)

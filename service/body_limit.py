@@ -27,7 +27,7 @@ class BodyLimitMiddleware:
             await error_response(exc, scope["path"])(scope, receive, send)
             return
         if body is not None:  # None: the client left before sending its whole body
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
 
     def _check_declared(self, scope: Scope) -> None:
         for key, value in scope["headers"]:
@@ -59,15 +59,15 @@ class BodyLimitMiddleware:
                                {"max_body_bytes": self.max_bytes}, headers={"Connection": "close"})
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """Hand the buffered body to the app once, then pass through (so disconnects are still seen)."""
     sent = False
 
-    async def replay() -> Message:
+    async def receive_body() -> Message:
         nonlocal sent
         if sent:
             return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return replay
+    return receive_body

@@ -41,9 +41,13 @@ _admin_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="AdminApiKey", auto_e
 
 
 async def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
-    """Inference and model routes: open unless the server sets an API key."""
-    if rt.settings.api_key is not None:
-        _check_key(rt.settings.api_key, given)
+    check_api_key(rt.settings, given)
+
+
+def check_api_key(settings: Settings, given: str | None) -> None:
+    """Inference and model routes: open unless the server sets an API key (also the fast path's check)."""
+    if settings.api_key is not None:
+        _check_key(settings.api_key, given)
 
 
 async def require_admin_key(rt: RuntimeDep, given: Annotated[str | None, Security(_admin_key)]) -> None:

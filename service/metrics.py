@@ -31,7 +31,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import NamedTuple
 
-from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -259,9 +258,9 @@ class MetricsMiddleware:
                 self.metrics.observe_request(model, version, route_template(scope), status, seconds)
 
 
-def label_served(request: Request, model: str, version: str) -> None:
-    """Tell :class:`MetricsMiddleware` which model version answered ``request`` (once resolved)."""
-    setattr(request.state, _SERVED_BY, (model, version))
+def label_served(scope: Scope, model: str, version: str) -> None:
+    """Tell :class:`MetricsMiddleware` which model version answers the request of ``scope`` (once resolved)."""
+    scope.setdefault("state", {})[_SERVED_BY] = (model, version)
 
 
 def served_by(scope: Scope) -> tuple[str, str]:

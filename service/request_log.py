@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import route_template, served_by
@@ -73,7 +73,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = _Request(accept_request_id(_header(scope, b"x-request-id")))
+        request = _Request(accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER)))
         scope.setdefault("state", {})[REQUEST_ID_STATE] = request.request_id
         token = _current.set(request)
         status = 500  # what the client sees if the app raises before answering
@@ -91,13 +91,6 @@ class RequestLogMiddleware:
         finally:
             _log(scope, request, status, time.perf_counter() - started)
             _current.reset(token)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def _log(scope: Scope, request: _Request, status: int, seconds: float) -> None:

@@ -53,10 +53,16 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=64, ge=1, le=65536, description="samples per dynamic batch")
     max_batch_delay_ms: float = Field(
         default=0.0, ge=0, le=1000, description="extra wait for batchmates when idle (0: batch what is queued)")
+    inline_max_steps: int = Field(
+        default=1000, ge=0, le=1_000_000,
+        description="ONNX Runtime solves whose samples may take at most this many steps run on the event loop "
+        "(no thread hop; a stall is bounded by it); 0: always on the solver thread")
     max_queue: int = Field(default=4096, ge=1, le=1_000_000,
                            description="samples waiting per worker before requests get 503 + Retry-After")
     request_timeout_s: float = Field(default=30.0, gt=0, le=3600,
                                      description="deadline for a request's queue wait and solve (504 past it)")
+    fast_path: bool = Field(
+        default=True, description="answer predict without FastAPI's per-request machinery (same answers)")
     drain_grace_s: float = Field(
         default=0.0, ge=0, le=300,
         description="after SIGTERM: seconds /readyz answers 503 draining before the listener closes")

@@ -48,6 +48,11 @@ class Backend(ABC):
     def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution: ...
 
+    def runs_inline(self, method: str, samples: int) -> bool:
+        """Whether a step of this solve is a few compiled kernels (microseconds), so a solve with
+        a bounded step budget may run on the event loop; Python step loops may not."""
+        return False
+
 
 class TorchBackend(Backend):
     name = "torch"
@@ -89,10 +94,17 @@ class OnnxRuntimeBackend(Backend):
                                                               providers=["CPUExecutionProvider"])
             return self._sessions[method]
 
+    def runs_inline(self, method: str, samples: int) -> bool:
+        return self._in_graph(method, samples)
+
+    @staticmethod
+    def _in_graph(method: str, samples: int) -> bool:
+        native = method in ADAPTIVE_TABLEAUS or method in FIXED_TABLEAUS
+        return native and samples <= ORT_MAX_BATCH
+
     def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution:
-        native = method in ADAPTIVE_TABLEAUS or method in FIXED_TABLEAUS
-        if not native or y0.shape[0] > ORT_MAX_BATCH:
+        if not self._in_graph(method, y0.shape[0]):
             return self.fallback.solve(method, y0, settings, cancel)
         feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy()[:, None], "atol": settings.atol.numpy()[:, None],
                 "step": settings.step_size.numpy()[:, None], "max_steps": settings.max_steps.numpy()[:, None]}

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.types import Scope
 
 from service.codec import (
     check_trajectory_size,
@@ -44,6 +45,7 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 }
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
+PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.fast_path
 _PREDICT_DOC = {"response_model": PredictResponse,
                 "responses": ok(PredictResponse, examples.PREDICT_RESPONSE)}
 _TRAJECTORY_DOC = {"response_model": TrajectoryResponse,
@@ -77,18 +79,23 @@ async def trajectory_version(name: ModelName, version: VersionRef, body: Traject
 
 
 async def _predict(rt: Runtime, request: Request, name: str, ref: str | None, body: PredictRequest) -> Response:
+    return Response(await predict_json(rt, request.scope, name, ref, body), media_type="application/json")
+
+
+async def predict_json(rt: Runtime, scope: Scope, name: str, ref: str | None, body: PredictRequest) -> str:
+    """The predict answer as JSON; shared by these routes and :mod:`service.fast_path`."""
     loaded = rt.registry.resolve(name, ref)
-    label_served(request, loaded.name, str(loaded.version))
+    label_served(scope, loaded.name, str(loaded.version))
     inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
     cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
     pred = await rt.executor.predict(loaded, inputs, cfg)
-    return _json(encode_prediction(loaded, pred, cfg))
+    return encode_prediction(loaded, pred, cfg).model_dump_json()
 
 
 async def _trajectory(rt: Runtime, request: Request, name: str, ref: str | None,
                       body: TrajectoryRequest) -> Response:
     loaded = rt.registry.resolve(name, ref)
-    label_served(request, loaded.name, str(loaded.version))
+    label_served(request.scope, loaded.name, str(loaded.version))
     inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
     cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
     times = decode_times(body, loaded.manifest, rt.settings)

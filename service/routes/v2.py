@@ -103,7 +103,7 @@ def _ready(rt: Runtime, name: str, ref: str | None) -> ModelReady:
 
 async def _infer(rt: Runtime, request: Request, name: str, ref: str | None) -> Response:
     loaded = rt.registry.resolve(name, ref)
-    label_served(request, loaded.name, str(loaded.version))
+    label_served(request.scope, loaded.name, str(loaded.version))
     body, raw = oip.parse_request(await request.body(), request.headers, rt.settings.max_body_bytes)
     inputs = oip.decode_input(body.inputs[0], raw[0], loaded.manifest, rt.settings)
     cfg = decode_solver(body.parameters.solver(), loaded.manifest, rt.settings)

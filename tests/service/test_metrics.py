@@ -158,7 +158,7 @@ def app(metrics: Metrics, registry: CollectorRegistry) -> FastAPI:
 
     @app.get("/v1/models/{name}/predict")
     def predict(name: str, request: Request) -> dict[str, float | None]:
-        label_served(request, name, "7")
+        label_served(request.scope, name, "7")
         return {"in_flight": registry.get_sample_value("odeserve_in_flight_requests")}
 
     @app.get("/boom")
