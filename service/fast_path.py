@@ -10,7 +10,7 @@ built from the same parts as the FastAPI routes, so nothing else changes:
 - the same API-key check, body model (``PredictRequest``, validated from the parsed JSON as
   FastAPI does), engine call (:func:`~service.routes.inference.predict_json`) and error mapper;
 - anything off the happy path that FastAPI words itself (a body that is not JSON, fails
-  validation, or comes with another content type) is handed on to FastAPI with the body
+  validation, or comes without a JSON content type) is handed on to FastAPI with the body
   replayed, so those error answers are FastAPI's, byte for byte.
 
 Every other request passes straight through. ``ODESERVE_FAST_PATH=false`` turns it off.
@@ -79,8 +79,8 @@ class PredictFastPath:
 
 def _parse(content_type: str | None, body: bytes) -> PredictRequest | None:
     """The body as FastAPI would validate it, or None where FastAPI should word the problem."""
-    if content_type is not None and content_type.split(";", 1)[0].strip().lower() != "application/json":
-        return None
+    if content_type is None or content_type.split(";", 1)[0].strip().lower() != "application/json":
+        return None  # FastAPI refuses a body without a JSON content type (strict_content_type)
     try:
         return PredictRequest.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # ValueError: not JSON (or not UTF-8)

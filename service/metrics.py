@@ -88,6 +88,7 @@ class Metrics:
         self._multiproc_dir = _multiproc_dir_of_this_process()
         self._loaded: set[ServedVersion] = set()
         self._solve_cache: dict[tuple[str, str, str], _SolveSeries] = {}
+        self._request_cache: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "odeserve_requests", "HTTP requests answered.",
             (*_MODEL, "endpoint", "status"), registry=registry,
@@ -138,8 +139,13 @@ class Metrics:
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
         """Count one answered request; ``model``/``version`` are "" where none was resolved."""
-        self.requests.labels(model, version, endpoint, str(status)).inc()
-        self.request_duration.labels(model, version, endpoint).observe(seconds)
+        key = (model, version, endpoint, status)
+        children = self._request_cache.get(key)
+        if children is None:  # label lookups cost more than the observation itself (hot path)
+            children = self._request_cache[key] = (self.requests.labels(model, version, endpoint, str(status)),
+                                                   self.request_duration.labels(model, version, endpoint))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_solve(
         self, model: str, version: str, method: str,

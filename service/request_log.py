@@ -94,6 +94,8 @@ class RequestLogMiddleware:
 
 
 def _log(scope: Scope, request: _Request, status: int, seconds: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):  # e.g. --log-level warning: skip building the record
+        return
     model, version = served_by(scope)
     endpoint = route_template(scope)
     fields = {"request_id": request.request_id, "method": scope["method"], "path": endpoint,

@@ -222,7 +222,9 @@ def _step_body(tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | N
     The Loop carries the time left, ``rem`` = t1 - t, rather than t: the last step is exactly
     ``rem`` and leaves 0, and a finished sample is a fixed point of the step (h = 0 gives y1 = y
     bit for bit, a zero error, and the same f0), so it needs no mask. A sample past its step
-    budget may go on stepping while others run; it is reported failed and its state discarded.
+    budget may go on stepping while others run; it is reported failed and its state discarded (its
+step counts then include those extra steps, unlike the torch solver's; failed samples' counts are
+never reported).
     ``running`` (rem > 0 at the start of the step) is what counts as an attempt.
 
     ``timed``: the field reads t, so stage times are computed; an autonomous field is handed t1
