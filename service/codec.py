@@ -56,7 +56,10 @@ def _sample(index: int, sample: Any, manifest: Manifest) -> np.ndarray:
 
 def decode_solver(request: SolverRequest | None, manifest: Manifest, limits: Settings) -> SolverConfig:
     """Model defaults with the request's overrides, inside the server's bounds."""
-    given = request.model_dump(exclude_none=True) if request is not None else {}
+    if request is None:  # the common case, on the hot path: no overrides to check
+        d = manifest.default_solver
+        return SolverConfig(d.method, d.rtol, d.atol, d.step_size, min(d.max_steps, limits.max_steps_cap))
+    given = request.model_dump(exclude_none=True)
     errors = [_tolerance_error(k, given[k], limits) for k in ("rtol", "atol") if k in given]
     if given.get("max_steps", 0) > limits.max_steps_cap:
         errors.append(_error("max_steps", given["max_steps"], "less_than_equal",
@@ -146,4 +149,4 @@ def _prediction_fields(loaded: LoadedVersion, pred: Prediction, cfg: SolverConfi
 
 
 def solver_settings(cfg: SolverConfig) -> SolverSettings:
-    return SolverSettings(**cfg.as_dict())
+    return SolverSettings.model_construct(**cfg.as_dict())  # resolved and bounded by decode_solver

@@ -70,8 +70,12 @@ class SampleSettings:
     def stack(cls, parts: list[tuple[SolverConfig, int]]) -> SampleSettings:
         """Concatenate the settings of several requests, ``n`` samples each."""
         counts = [n for _, n in parts]
-        col = lambda attr, dtype: torch.from_numpy(  # noqa: E731  (numpy: cheaper per call on the hot path)
-            np.repeat(np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts))
+        if len(parts) == 1:  # one request (or a uniform batch): no repeat needed (hot path)
+            col = lambda attr, dtype: torch.from_numpy(  # noqa: E731
+                np.full(counts[0], getattr(parts[0][0], attr), dtype=dtype))
+        else:
+            col = lambda attr, dtype: torch.from_numpy(  # noqa: E731  (numpy: cheaper per call on the hot path)
+                np.repeat(np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts))
         return cls(rtol=col("rtol", np.float64), atol=col("atol", np.float64),
                    step_size=col("step_size", np.float64), max_steps=col("max_steps", np.int64))
 
