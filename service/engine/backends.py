@@ -79,20 +79,22 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, field_onnx: bytes, interval: tuple[float, float], fallback: TorchBackend) -> None:
         self.field = onnx.load_from_string(field_onnx)
         self.interval, self.fallback = interval, fallback
-        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._sessions: dict[tuple[str, bool], ort.InferenceSession] = {}
         self._lock = threading.Lock()
 
-    def session(self, method: str) -> ort.InferenceSession:
+    def session(self, method: str, mixed_budgets: bool = False) -> ort.InferenceSession:
+        """The session for ``method``; ``mixed_budgets``: for a batch whose samples' max_steps differ."""
+        key = (method, mixed_budgets)
         with self._lock:
-            if method not in self._sessions:
+            if key not in self._sessions:
                 tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
-                graph = build_solver(tab, self.field, *self.interval)
+                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = options.inter_op_num_threads = 1
                 options.log_severity_level = 3
-                self._sessions[method] = ort.InferenceSession(graph.SerializeToString(), options,
-                                                              providers=["CPUExecutionProvider"])
-            return self._sessions[method]
+                self._sessions[key] = ort.InferenceSession(graph.SerializeToString(), options,
+                                                           providers=["CPUExecutionProvider"])
+            return self._sessions[key]
 
     def runs_inline(self, method: str, samples: int) -> bool:
         return self._in_graph(method, samples)
@@ -106,9 +108,11 @@ class OnnxRuntimeBackend(Backend):
               cancel: CancelToken | None = None) -> Solution:
         if not self._in_graph(method, y0.shape[0]):
             return self.fallback.solve(method, y0, settings, cancel)
+        max_steps = settings.max_steps.numpy()
         feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy()[:, None], "atol": settings.atol.numpy()[:, None],
-                "step": settings.step_size.numpy()[:, None], "max_steps": settings.max_steps.numpy()[:, None]}
-        z1, nfe, accepted, rejected, failed = self._run(self.session(method), feed, cancel)
+                "step": settings.step_size.numpy()[:, None], "max_steps": max_steps[:, None]}
+        mixed = bool(max_steps.min() != max_steps.max())
+        z1, nfe, accepted, rejected, failed = self._run(self.session(method, mixed), feed, cancel)
         as_t = lambda column: torch.from_numpy(column[:, 0])  # noqa: E731
         return Solution(final=torch.from_numpy(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
                         rejected=as_t(rejected), failed=as_t(failed))

@@ -216,7 +216,8 @@ _CARRIED = [("rem", F64, ["B", 1]), ("h", F64, ["B", 1]), ("y", F64, ["B", "D"])
 _SCANNED = ["attempted", "ok"]  # per-iteration [B, 1] flags, counted after the Loop
 
 
-def _step_body(tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | None, opset: int) -> onnx.GraphProto:
+def _step_body(tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | None, opset: int,
+               mixed_budgets: bool) -> onnx.GraphProto:
     """One step for every sample, with no per-sample masks.
 
     The Loop carries the time left, ``rem`` = t1 - t, rather than t: the last step is exactly
@@ -248,20 +249,23 @@ never reported).
         y1 = stages.combine(tab.b)
     if tab.adaptive:
         assert tab.b_error is not None
-        err = stages.combine(tab.b_error, with_y=False)
+        # the error weights carry sqrt(C) (see _growth), so squares is C * sum((err/scale)^2)
+        err = stages.combine(tuple(w * np.sqrt(_growth_c(tab.order, dim)) for w in tab.b_error), with_y=False)
         scale = b.op("Add", "atol", b.op("Mul", "rtol", b.op("Max", b.op("Abs", y), b.op("Abs", y1))))
         squares = b.op("ReduceSumSquare", b.op("Div", err, scale), b.const([1], I64), keepdims=1)
-        ok = b.op("LessOrEqual", squares, b.const(float(dim)))  # rms <= 1; NaN fails
-        h_next = b.op("Mul", hs, _growth(b, squares, ok, tab.order, dim))
+        ok = b.op("LessOrEqual", squares, b.const(dim * _growth_c(tab.order, dim)))  # rms <= 1; NaN fails
+        h_next = b.op("Mul", hs, _growth(b, squares, ok, tab.order))
         rem_new = b.op("Where", ok, b.op("Sub", rem, hs), rem)
         y_new, f0_new = b.op("Where", ok, y1, y), b.op("Where", ok, stages.ks[-1], f0)
     else:
         ok, h_next, f0_new = b.op("Identity", running), b.op("Identity", h), b.op("Identity", f0)
         rem_new, y_new = b.op("Sub", rem, hs), y1
     running_new = b.op("Greater", rem_new, b.const(0.0))
-    room = b.op("Less", "iter", "budget")  # a running sample has attempted exactly iter + 1 steps now
-    attempted = b.op("Identity", running)
-    outputs = [b.any(b.op("And", running_new, room)), rem_new, h_next, y_new, f0_new, running_new, attempted, ok]
+    going = running_new
+    if mixed_budgets:  # else the Loop's trip count is every sample's budget
+        room = b.op("Less", "iter", "budget")  # a running sample has attempted exactly iter + 1 steps now
+        going = b.op("And", running_new, room)
+    outputs = [b.any(going), rem_new, h_next, y_new, f0_new, running_new, running, ok]
     inputs = [helper.make_tensor_value_info("iter", I64, []), helper.make_tensor_value_info("cond_in", BOOL, [])]
     inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in _CARRIED]
     outs = [helper.make_tensor_value_info(outputs[0], BOOL, [])]
@@ -270,15 +274,20 @@ never reported).
     return helper.make_graph(b.nodes, f"{tab.name}_step", inputs, outs)
 
 
-def _growth(b: _Builder, squares: str, ok: str, order: int, dim: int) -> str:
-    """The torch solver's controller (integrate.next_step_size) on the sum of squares.
+def _growth_c(order: int, dim: int) -> float:
+    """C with SAFETY * rms^(-1/order) = (C * sum of squares)^(-1/(2 order))."""
+    return SAFETY ** (-2.0 * order) / dim
 
-    SAFETY * rms^(-1/order) is one Pow of squares * C; after an accepted step the factor is at
-    least 1, after a rejected one at least DFACTOR (a NaN error compares false, so it gets
-    DFACTOR, as nan -> inf does in torch), and never above IFACTOR (a zero error gives inf).
+
+def _growth(b: _Builder, squares: str, ok: str, order: int) -> str:
+    """The torch solver's controller (integrate.next_step_size) on C * the sum of squares.
+
+    SAFETY * rms^(-1/order) is one Pow (sqrt(C) is folded into the error weights); after an
+    accepted step the factor is at least 1, after a rejected one at least DFACTOR (a NaN error
+    compares false, so it gets DFACTOR, as nan -> inf does in torch), and never above IFACTOR (a
+    zero error gives inf).
     """
-    c = SAFETY ** (-2.0 * order) / dim
-    factor = b.op("Pow", b.op("Mul", squares, b.const(c)), b.const(-0.5 / order))
+    factor = b.op("Pow", squares, b.const(-0.5 / order))
     floor = b.op("Where", ok, b.const(1.0), b.const(DFACTOR))
     return b.op("Min", b.op("Where", b.op("Greater", factor, floor), factor, floor), b.const(IFACTOR))
 
@@ -303,13 +312,20 @@ def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str, dim: 
     return b.op("Min", b.op("Mul", h0, b.const(100.0)), h1)
 
 
-def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: float) -> onnx.ModelProto:
-    """The solve graph for one tableau and one stored field over [t0, t1]."""
+def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: float, *,
+                 mixed_budgets: bool = True) -> onnx.ModelProto:
+    """The solve graph for one tableau and one stored field over [t0, t1].
+
+    ``mixed_budgets=False`` builds the variant for batches whose samples share one ``max_steps``
+    (every request's own samples do): the Loop's trip count is then the budget, which saves the
+    per-sample budget test in every step.
+    """
     field = _upgraded(field)
     dim, layer, opset, timed = state_dim(field), first_layer(field), _opset(field), _reads_time(field)
     b = _Builder("m_", opset)
     b.nodes.append(helper.make_node("Constant", [], ["t1"], value=numpy_helper.from_array(np.array(t1, np.float64))))
-    b.op("Sub", "max_steps", b.const(1, I64), out="budget")
+    if mixed_budgets:
+        b.op("Sub", "max_steps", b.const(1, I64), out="budget")
     rem = b.op("Add", b.op("Mul", "rtol", b.const(0.0)), b.const(t1 - t0))  # [B, 1]
     t = b.op("Sub", "t1", rem) if timed else "t1"
     if tab.adaptive:
@@ -320,9 +336,9 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     running = b.op("Greater", rem, b.const(0.0))
     trip = b.op("Max", b.op("ReduceMax", "max_steps", keepdims=0), b.const(1, I64))  # >= 1 so scans have a shape
     scans = [f"{name}_scan" for name in _SCANNED]
-    b.nodes.append(helper.make_node("Loop", [trip, b.any(running), rem, h, "z0", f0, running],
+    b.nodes.append(helper.make_node("Loop", [trip, b.const(True, BOOL), rem, h, "z0", f0, running],  # t1 > t0
                                     ["rem_end", "h_end", "z1", "f_end", "running_end", *scans],
-                                    body=_step_body(tab, timed, dim, layer, opset)))
+                                    body=_step_body(tab, timed, dim, layer, opset, mixed_budgets)))
     count_ = lambda flags, out=None: b.op(  # noqa: E731
         "ReduceSum", b.op("Cast", flags, to=I64), b.const([0], I64), keepdims=0, out=out)
     attempts, accepted = count_(scans[0]), count_(b.op("And", *scans), out="accepted")
