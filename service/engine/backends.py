@@ -48,6 +48,9 @@ class Backend(ABC):
     def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution: ...
 
+    def warm(self, method: str) -> None:
+        """Build what serving ``method`` needs now, at load time, rather than on a first request."""
+
     def runs_inline(self, method: str, samples: int) -> bool:
         """Whether a step of this solve is a few compiled kernels (microseconds), so a solve with
         a bounded step budget may run on the event loop; Python step loops may not."""
@@ -98,6 +101,12 @@ class OnnxRuntimeBackend(Backend):
 
     def runs_inline(self, method: str, samples: int) -> bool:
         return self._in_graph(method, samples)
+
+    def warm(self, method: str) -> None:
+        """Both graph variants (~20 ms each): a first mixed-budget batch may run on the event loop."""
+        if self._in_graph(method, 1):
+            for mixed in (False, True):
+                self.session(method, mixed)
 
     @staticmethod
     def _in_graph(method: str, samples: int) -> bool:

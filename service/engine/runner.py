@@ -68,6 +68,7 @@ class ModelRunner:
         self.backend: Backend
         self.backend, self.backend_note = select_backend(
             backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES))
+        self.backend.warm(default.method)
 
     def encode(self, inputs: np.ndarray) -> torch.Tensor:
         """z(0) for a batch [B, *input_shape] (augmented dimensions included)."""

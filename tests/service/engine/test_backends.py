@@ -86,3 +86,10 @@ def test_large_batches_go_to_torch_with_the_same_steps(runners) -> None:
     small = runners["onnxruntime"].predict(x[:ORT_MAX_BATCH], cfg)
     assert small.nfe == big.nfe[:ORT_MAX_BATCH]
     np.testing.assert_allclose(small.probabilities, big.probabilities[:ORT_MAX_BATCH], rtol=0, atol=1e-12)
+
+
+def test_both_graph_variants_are_built_at_load(runners) -> None:
+    """A first mixed-budget batch may be solved on the event loop: it must not build a session there."""
+    backend = runners["onnxruntime"].backend
+    method = runners["onnxruntime"].manifest.default_solver.method
+    assert {(method, False), (method, True)} <= set(backend._sessions)
