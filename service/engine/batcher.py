@@ -144,7 +144,7 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            if self._inline(lane, settings, len(inputs)):
+            if self._inline(lane, max(j.config.max_steps for j in jobs), len(inputs)):
                 self._release(queued)
                 sol, probs = lane.runner.solve_batch(inputs, lane.method, settings)
             else:
@@ -171,10 +171,9 @@ class DynamicBatcher:
                 answer = Prediction.of(probs, sol, rows, job.config.native)
                 _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
 
-    def _inline(self, lane: _Lane, settings: SampleSettings, samples: int) -> bool:
+    def _inline(self, lane: _Lane, max_steps: int, samples: int) -> bool:
         """Whether this batch is cheap enough to solve on the event loop (bounded: no deadline needed)."""
-        return (0 < int(settings.max_steps.max()) <= self.inline_max_steps
-                and lane.runner.backend.runs_inline(lane.method, samples))
+        return 0 < max_steps <= self.inline_max_steps and lane.runner.backend.runs_inline(lane.method, samples)
 
     def _release(self, samples: int) -> None:
         self._waiting -= samples
