@@ -1,8 +1,9 @@
 """The single place where routes hand work to the engine.
 
 Predictions go through the dynamic batcher (concurrent requests for one version and method
-share a solve, each keeping its own settings); trajectories run on the same solver thread, so
-one worker process never has more than one solve competing for the cores. Every solve is
+share a solve, each keeping its own settings); trajectories run on the batcher's solver thread,
+so a worker process never has more than two solves (one on the event loop, one on that thread)
+competing for the cores. Every solve is
 recorded in the metrics and the request's log record here, once. A request not answered within
 ``timeout_s`` (queue wait and solve) is answered 504, and its solve is stopped if nobody else
 shares it (a solve small enough to run on the event loop, see the batcher, is bounded by its

@@ -7,8 +7,9 @@ the previous batch was solving (plus up to ``max_delay_s`` more when it is idle)
 at most ``inline_max_steps`` steps each runs on the event loop itself: at a few hundred
 microseconds, handing it to a thread and back (futures, wake-ups, the GIL changing hands) costs
 more than it saves (measured: 2,000 -> 2,750 req/s at 16 connections). Other solves run on
-one dedicated thread so the event loop stays free and 2 cores are not oversubscribed. When ``max_queue`` samples wait, new requests are refused
-at once with :class:`QueueFull` (the API answers 503 with Retry-After); trajectories count too.
+one dedicated thread so the event loop stays free and 2 cores are not oversubscribed (at most
+two solves at once: one on the loop, one on the thread). When ``max_queue`` samples wait, new
+requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After); trajectories count too.
 A batch whose callers all stopped waiting (deadline, disconnect) is not solved, or is stopped
 mid-solve through a :class:`~.cancel.CancelToken`.
 """
