@@ -9,8 +9,8 @@ microseconds, handing it to a thread and back (futures, wake-ups, the GIL changi
 more than it saves (measured: 2,000 -> 2,750 req/s at 16 connections). Other solves run on
 one dedicated thread so the event loop stays free and 2 cores are not oversubscribed (at most
 two solves at once: one on the loop, one on the thread). When ``max_queue`` samples wait, new
-requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After); trajectories count too.
-A batch whose callers all stopped waiting (deadline, disconnect) is not solved, or is stopped
+requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After);
+trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not solved, or is stopped
 mid-solve through a :class:`~.cancel.CancelToken`.
 """
 
