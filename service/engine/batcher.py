@@ -161,15 +161,15 @@ class DynamicBatcher:
                 _settle(job, exc)
             return
         self._last_batch_s = time.perf_counter() - started
+        failed = sol.failed.numpy()
+        answers = Prediction.split(probs, sol, sizes, jobs[0].config.native)  # one method per lane
         offset = 0
-        for job, n in zip(jobs, sizes):
-            rows = slice(offset, offset + n)
+        for job, n, answer in zip(jobs, sizes, answers):
+            rows = failed[offset:offset + n]
             offset += n
-            failed = np.flatnonzero(sol.failed.numpy()[rows]).tolist()
-            if failed:
-                _settle(job, StepLimitExceeded(failed, job.config.max_steps))
+            if rows.any():
+                _settle(job, StepLimitExceeded(np.flatnonzero(rows).tolist(), job.config.max_steps))
             else:
-                answer = Prediction.of(probs, sol, rows, job.config.native)
                 _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
 
     def _inline(self, lane: _Lane, max_steps: int, samples: int) -> bool:

@@ -31,13 +31,25 @@ class Prediction:
     batch_invariant: bool
 
     @classmethod
-    def of(cls, probabilities: np.ndarray, sol: Solution, rows: slice, batch_invariant: bool) -> Prediction:
-        """The answer for ``rows`` of a solved batch."""
-        probs = probabilities[rows]
-        per_sample = lambda t: t.numpy()[rows].tolist()  # noqa: E731  (numpy slicing: hot path)
-        return cls(labels=probs.argmax(axis=1).tolist(), probabilities=probs, nfe=per_sample(sol.nfe),
-                   accepted=per_sample(sol.accepted), rejected=per_sample(sol.rejected),
-                   batch_invariant=batch_invariant)
+    def of(cls, probabilities: np.ndarray, sol: Solution, batch_invariant: bool) -> Prediction:
+        """The answer for a whole solved batch."""
+        return cls.split(probabilities, sol, [len(probabilities)], batch_invariant)[0]
+
+    @classmethod
+    def split(cls, probabilities: np.ndarray, sol: Solution, sizes: list[int],
+              batch_invariant: bool) -> list[Prediction]:
+        """The answers of consecutive groups of ``sizes`` rows (one per request) of a solved batch;
+        the per-sample figures become Python lists once per batch, not once per request (hot path)."""
+        labels = probabilities.argmax(axis=1).tolist()
+        nfe, accepted, rejected = sol.nfe.tolist(), sol.accepted.tolist(), sol.rejected.tolist()
+        answers, start = [], 0
+        for n in sizes:
+            end = start + n
+            answers.append(cls(labels=labels[start:end], probabilities=probabilities[start:end], nfe=nfe[start:end],
+                               accepted=accepted[start:end], rejected=rejected[start:end],
+                               batch_invariant=batch_invariant))
+            start = end
+        return answers
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ class ModelRunner:
         check_budget(config, self.interval, batch)
         sol, probs = self.solve_batch(inputs, config.method, SampleSettings.uniform(config, batch))
         raise_failures(sol, config.max_steps)
-        return Prediction.of(probs, sol, slice(None), config.native)
+        return Prediction.of(probs, sol, config.native)
 
     def trajectory(self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig,
                    cancel: CancelToken | None = None) -> Trajectory:
@@ -102,6 +114,6 @@ class ModelRunner:
         with torch.inference_mode():
             sol = solve(self.network.field, self.encode(inputs), self.interval, config, grid, cancel)
         assert sol.outputs is not None
-        final = Prediction.of(self.probabilities(sol.final), sol, slice(None), config.native)
+        final = Prediction.of(self.probabilities(sol.final), sol, config.native)
         return Trajectory(final=final, times=grid.tolist(), states=sol.outputs.numpy(),
                           probabilities=self.probabilities(sol.outputs))
