@@ -88,6 +88,9 @@ class OnnxRuntimeBackend(Backend):
     def session(self, method: str, mixed_budgets: bool = False) -> ort.InferenceSession:
         """The session for ``method``; ``mixed_budgets``: for a batch whose samples' max_steps differ."""
         key = (method, mixed_budgets)
+        session = self._sessions.get(key)  # built once; the lock only guards building (hot path)
+        if session is not None:
+            return session
         with self._lock:
             if key not in self._sessions:
                 tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
@@ -120,7 +123,7 @@ class OnnxRuntimeBackend(Backend):
         max_steps = settings.max_steps.numpy()
         feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy()[:, None], "atol": settings.atol.numpy()[:, None],
                 "step": settings.step_size.numpy()[:, None], "max_steps": max_steps[:, None]}
-        mixed = bool(max_steps.min() != max_steps.max())
+        mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
         z1, nfe, accepted, rejected, failed = self._run(self.session(method, mixed), feed, cancel)
         as_t = lambda column: torch.from_numpy(column[:, 0])  # noqa: E731
         return Solution(final=torch.from_numpy(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
