@@ -22,7 +22,7 @@ class BodyLimitMiddleware:
             return
         try:
             self._check_declared(scope)
-            body = await self._read(receive)
+            body = await read_body(receive, self.max_bytes)
         except ServiceError as exc:
             await error_response(exc, scope["path"])(scope, receive, send)
             return
@@ -37,26 +37,28 @@ class BodyLimitMiddleware:
                 except ValueError:
                     raise BadRequest("the Content-Length header is not a number") from None
                 if declared > self.max_bytes:
-                    raise self._too_large()
+                    raise too_large(self.max_bytes)
 
-    async def _read(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"the request body is larger than this server's limit of {self.max_bytes} "
-                               "bytes",
-                               {"max_body_bytes": self.max_bytes}, headers={"Connection": "close"})
+async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes | None:
+    """The whole request body (None: the client left first); over ``max_bytes``: PayloadTooLarge."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise too_large(max_bytes)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is larger than this server's limit of {max_bytes} bytes",
+                           {"max_body_bytes": max_bytes}, headers={"Connection": "close"})
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -25,11 +25,11 @@ from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models_store import StoreError
 
-from .body_limit import replay
+from .body_limit import read_body, replay
 from .deps import API_KEY_HEADER, Runtime, check_api_key
 from .engine import EngineError
 from .errors import ServiceError, error_response, from_foreign
@@ -56,7 +56,7 @@ class PredictFastPath:
 
     async def _answer(self, scope: Scope, child: Scope, receive: Receive, send: Send) -> None:
         runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:  # the client left before sending its body
             return
         headers = Headers(scope=scope)
@@ -85,14 +85,3 @@ def _parse(content_type: str | None, body: bytes) -> PredictRequest | None:
         return PredictRequest.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # ValueError: not JSON (or not UTF-8)
         return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message: Message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
