@@ -120,9 +120,9 @@ class OnnxRuntimeBackend(Backend):
               cancel: CancelToken | None = None) -> Solution:
         if not self._in_graph(method, y0.shape[0]):
             return self.fallback.solve(method, y0, settings, cancel)
-        max_steps = settings.max_steps.numpy()
-        feed = {"z0": y0.numpy(), "rtol": settings.rtol.numpy()[:, None], "atol": settings.atol.numpy()[:, None],
-                "step": settings.step_size.numpy()[:, None], "max_steps": max_steps[:, None]}
+        max_steps = settings.max_steps
+        feed = {"z0": y0.numpy(), "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
+                "step": settings.step_size[:, None], "max_steps": max_steps[:, None]}
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
         z1, nfe, accepted, rejected, failed = self._run(self.session(method, mixed), feed, cancel)
         as_t = lambda column: torch.from_numpy(column[:, 0])  # noqa: E731

@@ -59,23 +59,24 @@ class SolverConfig:
 
 @dataclass(frozen=True)
 class SampleSettings:
-    """Per-sample tolerances and budgets: requests with different settings share one batch."""
+    """Per-sample tolerances and budgets ([B] numpy arrays): requests with different settings share
+    one batch. numpy, not torch: ONNX Runtime takes them as they are, and the torch solver wraps
+    them without a copy (``torch.from_numpy``)."""
 
-    rtol: torch.Tensor
-    atol: torch.Tensor
-    step_size: torch.Tensor
-    max_steps: torch.Tensor
+    rtol: np.ndarray  # float64
+    atol: np.ndarray  # float64
+    step_size: np.ndarray  # float64
+    max_steps: np.ndarray  # int64
 
     @classmethod
     def stack(cls, parts: list[tuple[SolverConfig, int]]) -> SampleSettings:
         """Concatenate the settings of several requests, ``n`` samples each."""
         counts = [n for _, n in parts]
         if len(parts) == 1:  # one request (or a uniform batch): no repeat needed (hot path)
-            col = lambda attr, dtype: torch.from_numpy(  # noqa: E731
-                np.full(counts[0], getattr(parts[0][0], attr), dtype=dtype))
+            col = lambda attr, dtype: np.full(counts[0], getattr(parts[0][0], attr), dtype=dtype)  # noqa: E731
         else:
-            col = lambda attr, dtype: torch.from_numpy(  # noqa: E731  (numpy: cheaper per call on the hot path)
-                np.repeat(np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts))
+            col = lambda attr, dtype: np.repeat(  # noqa: E731
+                np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts)
         return cls(rtol=col("rtol", np.float64), atol=col("atol", np.float64),
                    step_size=col("step_size", np.float64), max_steps=col("max_steps", np.int64))
 

@@ -45,8 +45,10 @@ def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float],
         return solve_reference(field, method, y0, t0, t1, rtol=first(settings.rtol), atol=first(settings.atol),
                                step_size=first(settings.step_size), max_steps=int(first(settings.max_steps)),
                                times=times)
-    return integrate(field, tableau, y0, t0, t1, rtol=settings.rtol.to(y0.dtype), atol=settings.atol.to(y0.dtype),
-                     step_size=settings.step_size, max_steps=settings.max_steps, times=times)
+    tensor = torch.from_numpy
+    return integrate(field, tableau, y0, t0, t1, rtol=tensor(settings.rtol).to(y0.dtype),
+                     atol=tensor(settings.atol).to(y0.dtype), step_size=tensor(settings.step_size),
+                     max_steps=tensor(settings.max_steps), times=times)
 
 
 def raise_failures(sol: Solution, max_steps: int) -> Solution:

@@ -52,10 +52,8 @@ def test_onnxruntime_is_batch_invariant(runners, method: str) -> None:
 def test_onnxruntime_per_sample_settings_and_failures(runners) -> None:
     x = torch.as_tensor(np.random.default_rng(3).normal(size=(3, 2)))
     runner = runners["onnxruntime"]
-    settings = SampleSettings(rtol=torch.tensor([1e-3, 1e-9, 1e-5], dtype=torch.float64),
-                              atol=torch.tensor([1e-3, 1e-9, 1e-5], dtype=torch.float64),
-                              step_size=torch.full((3,), 0.05, dtype=torch.float64),
-                              max_steps=torch.tensor([1000, 3, 1000]))
+    tol = np.array([1e-3, 1e-9, 1e-5])
+    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(3, 0.05), max_steps=np.array([1000, 3, 1000]))
     sol, _ = runner.solve_batch(x.numpy(), "dopri5", settings)
     assert sol.failed.tolist() == [False, True, False]
     ref, _ = runners["torch"].solve_batch(x.numpy(), "dopri5", settings)

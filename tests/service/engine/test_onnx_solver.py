@@ -99,9 +99,8 @@ def test_per_sample_budgets_fail_only_their_own_samples(runners: dict[str, Model
     """One sample runs out of steps in a batch whose others finish: the same samples fail as in
     torch, and the others' answers and counts are torch's."""
     x = np.random.default_rng(3).normal(size=(4, 2)) * 2
-    tol = torch.tensor([1e-3, 1e-9, 1e-5, 1e-7], dtype=torch.float64)
-    settings = SampleSettings(rtol=tol, atol=tol, step_size=torch.full((4,), 0.05, dtype=torch.float64),
-                              max_steps=torch.tensor([1000, 3, 1000, 1000]))
+    tol = np.array([1e-3, 1e-9, 1e-5, 1e-7])
+    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(4, 0.05), max_steps=np.array([1000, 3, 1000, 1000]))
     (got, got_probs), (want, want_probs) = (runners[name].solve_batch(x, method, settings)
                                             for name in ("onnxruntime", "torch"))
     assert got.failed.tolist() == want.failed.tolist() == [False, True, False, False]

@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 
 import torch
 
-from models_store import ArchitectureSpec, FieldSpec, InputSpec, Manifest, OdeClassifier, build_network
+from models_store import (
+    ArchitectureSpec,
+    ConvEncoderSpec,
+    FieldSpec,
+    FlattenEncoderSpec,
+    InputSpec,
+    Manifest,
+    OdeClassifier,
+    build_network,
+)
 
 
 class _FieldAt(torch.nn.Module):
@@ -22,12 +31,16 @@ class _FieldAt(torch.nn.Module):
         return self.field(t, z)
 
 
-def make_version(augment_dim: int = 1, time_input: bool = True, seed: int = 0) -> tuple[OdeClassifier, Manifest]:
+def make_version(augment_dim: int = 1, time_input: bool = True, seed: int = 0, input_shape: tuple[int, ...] = (2,),
+                 encoder: FlattenEncoderSpec | ConvEncoderSpec | None = None,
+                 classes: int = 2) -> tuple[OdeClassifier, Manifest]:
     torch.manual_seed(seed)
-    spec = ArchitectureSpec(input_shape=[2], augment_dim=augment_dim, num_classes=2,
+    spec = ArchitectureSpec(input_shape=list(input_shape), augment_dim=augment_dim, num_classes=classes,
+                            encoder=encoder or FlattenEncoderSpec(),
                             field=FieldSpec(hidden=[32], activation="tanh", time_input=time_input))
     manifest = Manifest(name="tiny", version=1, created_at=datetime.now(UTC), family="anode" if augment_dim else "node",
-                        architecture=spec, input=InputSpec(shape=[2]), classes=["a", "b"], files={})
+                        architecture=spec, input=InputSpec(shape=list(input_shape)),
+                        classes=[f"c{i}" for i in range(classes)], files={})
     return build_network(spec).eval(), manifest
 
 
