@@ -154,7 +154,7 @@ class OdeserveCore(Core):
 
     def outcome(self, x: np.ndarray) -> Outcome:
         sol, probs = self.runner.solve_batch(x, self.cfg.method, SampleSettings.uniform(self.cfg, len(x)))
-        return Outcome(probs, float(sol.nfe.double().mean()))
+        return Outcome(probs, float(sol.nfe.mean()))
 
 
 def sample_inputs(batch: int, seed: int) -> np.ndarray:

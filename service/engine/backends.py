@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from .cancel import CancelToken, Cancelled
 from .config import SampleSettings
 from .integrate import Solution
-from .onnx_solver import FieldConversionError, build_solver
+from .onnx_solver import OUTPUTS, FieldConversionError, build_solver
 from .rk import Field
 from .solve import solve_samples
 from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
@@ -45,8 +45,9 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
-              cancel: CancelToken | None = None) -> Solution: ...
+    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
+              cancel: CancelToken | None = None) -> Solution:
+        """z(t1) and step counts for each row of ``y0`` [B, D] (float64), each with its own settings."""
 
     def warm(self, method: str) -> None:
         """Build what serving ``method`` needs now, at load time, rather than on a first request."""
@@ -63,10 +64,10 @@ class TorchBackend(Backend):
     def __init__(self, field: Field, interval: tuple[float, float]) -> None:
         self.field, self.interval = field, interval
 
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
+    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution:
         with torch.inference_mode():
-            return solve_samples(self.field, y0, self.interval, method, settings, cancel=cancel)
+            return solve_samples(self.field, torch.from_numpy(y0), self.interval, method, settings, cancel=cancel)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -116,49 +117,48 @@ class OnnxRuntimeBackend(Backend):
         native = method in ADAPTIVE_TABLEAUS or method in FIXED_TABLEAUS
         return native and samples <= ORT_MAX_BATCH
 
-    def solve(self, method: str, y0: torch.Tensor, settings: SampleSettings,
+    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution:
-        if not self._in_graph(method, y0.shape[0]):
+        if not self._in_graph(method, len(y0)):
             return self.fallback.solve(method, y0, settings, cancel)
         max_steps = settings.max_steps
-        feed = {"z0": y0.numpy(), "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
+        feed = {"z0": y0, "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
                 "step": settings.step_size[:, None], "max_steps": max_steps[:, None]}
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
         z1, nfe, accepted, rejected, failed = self._run(self.session(method, mixed), feed, cancel)
-        as_t = lambda column: torch.from_numpy(column[:, 0])  # noqa: E731
-        return Solution(final=torch.from_numpy(z1), outputs=None, nfe=as_t(nfe), accepted=as_t(accepted),
-                        rejected=as_t(rejected), failed=as_t(failed))
+        return Solution(final=z1, outputs=None, nfe=nfe[:, 0], accepted=accepted[:, 0], rejected=rejected[:, 0],
+                        failed=failed[:, 0])
 
     @staticmethod
     def _run(session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None) -> list:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
         if cancel is None:
-            return session.run(None, feed)
+            return session.run(OUTPUTS, feed)  # named: ORT would list the names again on every run
         options = ort.RunOptions()
         options.log_severity_level = 4  # a terminated run is expected here, not an error to print
         with cancel.hook(lambda: setattr(options, "terminate", True)):
             try:
-                return session.run(None, feed, options)
+                return session.run(OUTPUTS, feed, options)
             except _ORT.Fail:
                 if cancel.cancelled:
                     raise Cancelled() from None
                 raise
 
 
-def parity(candidate: Backend, reference: Backend, method: str, probe: torch.Tensor,
+def parity(candidate: Backend, reference: Backend, method: str, probe: np.ndarray,
            settings: SampleSettings) -> str | None:
     """None when ``candidate`` reproduces ``reference`` on the probe, else what differs."""
     got, want = candidate.solve(method, probe, settings), reference.solve(method, probe, settings)
-    if not torch.equal(got.nfe, want.nfe) or not torch.equal(got.failed, want.failed):
+    if not np.array_equal(got.nfe, want.nfe) or not np.array_equal(got.failed, want.failed):
         return f"{candidate.name} NFE differ from torch on the probe inputs ({method})"
-    gap = float(((got.final - want.final).abs() / (1 + want.final.abs())).max())
+    gap = float((np.abs(got.final - want.final) / (1 + np.abs(want.final))).max())
     if not np.isfinite(gap) or gap > _PARITY_TOL:
         return f"{candidate.name} states differ from torch by {gap:.2e} on the probe inputs ({method})"
     return None
 
 
 def select_backend(preference: BackendName, reference: TorchBackend, field_onnx: bytes | None, method: str,
-                   probe: torch.Tensor, settings: SampleSettings) -> tuple[Backend, str | None]:
+                   probe: np.ndarray, settings: SampleSettings) -> tuple[Backend, str | None]:
     """The backend to serve with, and why ONNX Runtime was passed over (None when it was not)."""
     if preference == "torch":
         return reference, None

@@ -161,7 +161,7 @@ class DynamicBatcher:
                 _settle(job, exc)
             return
         self._last_batch_s = time.perf_counter() - started
-        failed = sol.failed.numpy()
+        failed = sol.failed
         answers = Prediction.split(probs, sol, sizes, jobs[0].config.native)  # one method per lane
         offset = 0
         for job, n, answer in zip(jobs, sizes, answers):

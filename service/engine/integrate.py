@@ -6,8 +6,9 @@ the first stage is obtained and in how a step is judged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 
 from .dense import interpolate
@@ -18,16 +19,35 @@ SAFETY, IFACTOR, DFACTOR = 0.9, 10.0, 0.2
 LAST_STEP_SLACK = 1e-10
 
 
-@dataclass
+@dataclass(frozen=True)
 class Solution:
-    """Per-sample results, in the order of the inputs."""
+    """Per-sample results, in the order of the inputs: numpy arrays, whichever backend solved
+    (the answers are read as numpy and lists; a torch round trip per solve costs more than a
+    one-point solve's bookkeeping)."""
 
-    final: torch.Tensor  # [B, D] state at t1
-    outputs: torch.Tensor | None  # [T, B, D] states at the requested times
-    nfe: torch.Tensor  # [B] function evaluations
-    accepted: torch.Tensor  # [B] accepted steps
-    rejected: torch.Tensor  # [B] rejected steps
-    failed: torch.Tensor  # [B] True where max_steps ran out before t1
+    final: np.ndarray  # [B, D] float64 state at t1
+    outputs: np.ndarray | None  # [T, B, D] states at the requested times
+    nfe: np.ndarray  # [B] int64 function evaluations
+    accepted: np.ndarray  # [B] int64 accepted steps
+    rejected: np.ndarray  # [B] int64 rejected steps
+    failed: np.ndarray  # [B] bool, True where max_steps ran out before t1
+
+
+
+@dataclass
+class _Out:
+    """The torch solver's results as they are filled in (rows leave the working set in any order)."""
+
+    final: torch.Tensor
+    outputs: torch.Tensor | None
+    nfe: torch.Tensor
+    accepted: torch.Tensor
+    rejected: torch.Tensor
+    failed: torch.Tensor
+
+    def solution(self) -> Solution:
+        """The finished results as numpy (CPU tensors: no copy)."""
+        return Solution(**{f.name: None if (v := getattr(self, f.name)) is None else v.numpy() for f in fields(self)})
 
 
 @dataclass
@@ -82,9 +102,9 @@ def integrate(field: Field, tab: ButcherTableau, y0: torch.Tensor, t0: float, t1
     """Solve dz/dt = f(t, z) from t0 to t1 for every row of ``y0`` independently."""
     batch = y0.shape[0]
     zeros = torch.zeros(batch, dtype=torch.long)
-    sol = Solution(final=torch.empty_like(y0), nfe=zeros.clone(), accepted=zeros.clone(),
-                   rejected=zeros.clone(), failed=torch.zeros(batch, dtype=torch.bool),
-                   outputs=None if times is None else torch.empty(len(times), *y0.shape, dtype=y0.dtype))
+    sol = _Out(final=torch.empty_like(y0), nfe=zeros.clone(), accepted=zeros.clone(),
+               rejected=zeros.clone(), failed=torch.zeros(batch, dtype=torch.bool),
+               outputs=None if times is None else torch.empty(len(times), *y0.shape, dtype=y0.dtype))
     t = torch.full((batch,), float(t0), dtype=y0.dtype)
     w = _Work(rows=torch.arange(batch), t=t, h=step_size.to(y0.dtype).clone(), y=y0, f0=None, rtol=rtol,
               atol=atol, max_steps=max_steps, nfe=zeros.clone(), accepted=zeros.clone(), rejected=zeros.clone(),
@@ -99,11 +119,11 @@ def integrate(field: Field, tab: ButcherTableau, y0: torch.Tensor, t0: float, t1
         w.nfe += 2
     while w.rows.numel():
         w = _advance(field, tab, w, t1, times, sol)
-    return sol
+    return sol.solution()
 
 
 def _advance(field: Field, tab: ButcherTableau, w: _Work, t1: float,
-             times: torch.Tensor | None, sol: Solution) -> _Work:
+             times: torch.Tensor | None, sol: _Out) -> _Work:
     """One step for every running sample; returns the samples still running."""
     remaining = t1 - w.t
     last = w.h >= remaining * (1 - LAST_STEP_SLACK)
@@ -136,7 +156,7 @@ def _advance(field: Field, tab: ButcherTableau, w: _Work, t1: float,
 
 
 def _emit(tab: ButcherTableau, w: _Work, step: Step, h: torch.Tensor, t_new: torch.Tensor,
-          accept: torch.Tensor, times: torch.Tensor, sol: Solution) -> None:
+          accept: torch.Tensor, times: torch.Tensor, sol: _Out) -> None:
     """Record the states at requested times that fall inside each accepted step."""
     assert sol.outputs is not None
     n_times = len(times)
@@ -155,7 +175,7 @@ def _emit(tab: ButcherTableau, w: _Work, step: Step, h: torch.Tensor, t_new: tor
         w.next_out[rows] += 1
 
 
-def _finish(w: _Work, leaving: torch.Tensor, failed: torch.Tensor, sol: Solution) -> _Work:
+def _finish(w: _Work, leaving: torch.Tensor, failed: torch.Tensor, sol: _Out) -> _Work:
     """Copy finished samples into the solution and drop them from the working set."""
     if not bool(leaving.any()):
         return w

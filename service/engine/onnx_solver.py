@@ -38,6 +38,7 @@ from .tableaus import ButcherTableau
 F64, I64, BOOL = TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
 MIN_OPSET = 18  # ReduceMean/ReduceSumSquare with axes as an input
 BOOL_REDUCE_OPSET = 20  # ReduceMax over bool: the Loop condition in one kernel instead of three
+OUTPUTS = ("z1", "nfe", "accepted", "rejected", "failed")  # z1 [B, D]; the others [B, 1] per-sample columns
 _FUSE_MAX_EXTRA_MACS = 1024  # fold a stage combination into the first layer when it costs less than a kernel
 
 
@@ -350,8 +351,8 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     column = lambda n, d: helper.make_tensor_value_info(n, d, ["B", 1])  # noqa: E731
     inputs = [helper.make_tensor_value_info("z0", F64, ["B", "D"]), column("rtol", F64), column("atol", F64),
               column("step", F64), column("max_steps", I64)]
-    outputs = [helper.make_tensor_value_info("z1", F64, ["B", "D"]), column("nfe", I64), column("accepted", I64),
-               column("rejected", I64), column("failed", BOOL)]
+    outputs = [helper.make_tensor_value_info(OUTPUTS[0], F64, ["B", "D"]),
+               *(column(name, BOOL if name == "failed" else I64) for name in OUTPUTS[1:])]
     graph = helper.make_graph(b.nodes, f"odeserve_{tab.name}", inputs, outputs)
     functions = [field_function(field)] + ([layer.tail] if layer is not None else [])
     model = helper.make_model(graph, functions=functions, opset_imports=[

@@ -6,6 +6,7 @@ and every sample reports the batch's NFE; the answer says so (``batch_invariant:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torchdiffeq
 
@@ -53,6 +54,7 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
     if times is not None:
         index = torch.searchsorted(grid, times)
         outputs = states[index]
-    full = torch.full((batch,), counted.nfe, dtype=torch.long)
-    return Solution(final=states[-1], outputs=outputs, nfe=full, accepted=torch.zeros(batch, dtype=torch.long),
-                    rejected=torch.zeros(batch, dtype=torch.long), failed=torch.zeros(batch, dtype=torch.bool))
+    zeros = np.zeros(batch, dtype=np.int64)
+    return Solution(final=states[-1].numpy(), outputs=None if outputs is None else outputs.numpy(),
+                    nfe=np.full(batch, counted.nfe, dtype=np.int64), accepted=zeros, rejected=zeros.copy(),
+                    failed=np.zeros(batch, dtype=bool))

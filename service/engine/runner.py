@@ -89,20 +89,20 @@ class ModelRunner:
             backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES))
         self.backend.warm(default.method)
 
-    def encode(self, inputs: np.ndarray) -> torch.Tensor:
-        """z(0) for a batch [B, *input_shape] (augmented dimensions included)."""
+    def encode(self, inputs: np.ndarray) -> np.ndarray:
+        """z(0) [B, D] for a batch [B, *input_shape] (augmented dimensions included), float64."""
         x = np.asarray(inputs, dtype=np.float64)
         if self._pad is None:  # a learned encoder: torch
             with torch.inference_mode():
-                return self.network.initial_state(torch.from_numpy(x).reshape(-1, *self.input_shape))
+                return self.network.initial_state(torch.from_numpy(x).reshape(-1, *self.input_shape)).numpy()
         flat = x.reshape(-1, self._head_w.shape[0] - self._pad)
         if self._pad:
             flat = np.concatenate([flat, np.zeros((len(flat), self._pad))], axis=1)
-        return torch.from_numpy(flat)
+        return flat
 
-    def probabilities(self, states: torch.Tensor | np.ndarray) -> np.ndarray:
+    def probabilities(self, states: np.ndarray) -> np.ndarray:
         """Class probabilities for states [..., D]."""
-        logits = np.asarray(states) @ self._head_w + self._head_b
+        logits = states @ self._head_w + self._head_b
         logits -= logits.max(axis=-1, keepdims=True)  # exp cannot overflow; the softmax is unchanged
         odds = np.exp(logits, out=logits)
         return odds / odds.sum(axis=-1, keepdims=True)
@@ -126,8 +126,8 @@ class ModelRunner:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
         with torch.inference_mode():
-            sol = solve(self.network.field, self.encode(inputs), self.interval, config, grid, cancel)
+            sol = solve(self.network.field, torch.from_numpy(self.encode(inputs)), self.interval, config, grid, cancel)
         assert sol.outputs is not None
         final = Prediction.of(self.probabilities(sol.final), sol, config.native)
-        return Trajectory(final=final, times=grid.tolist(), states=sol.outputs.numpy(),
+        return Trajectory(final=final, times=grid.tolist(), states=sol.outputs,
                           probabilities=self.probabilities(sol.outputs))

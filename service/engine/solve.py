@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .cancel import CancelToken, checked
@@ -53,8 +54,8 @@ def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float],
 
 def raise_failures(sol: Solution, max_steps: int) -> Solution:
     """Turn per-sample failures into the error the caller sees."""
-    if bool(sol.failed.any()):
-        raise StepLimitExceeded(sol.failed.nonzero().squeeze(1).tolist(), max_steps)
+    if sol.failed.any():
+        raise StepLimitExceeded(np.flatnonzero(sol.failed).tolist(), max_steps)
     return sol
 
 
