@@ -8,7 +8,8 @@ built from the same parts as the FastAPI routes, so nothing else changes:
 - matching: the predict routes' own ``matches`` (same paths; ``scope["route"]`` is set, so
   metrics and access logs label the request exactly as FastAPI would);
 - the same API-key check, body model (``PredictRequest``, validated straight from the JSON
-  bytes; a body it accepts, FastAPI accepts with the same values), engine call (:func:`~service.routes.inference.predict_json`) and error mapper;
+  bytes; a body it accepts, FastAPI accepts with the same values), engine call
+  (:func:`~service.routes.inference.predict_json`) and error mapper;
 - anything off the happy path that FastAPI words itself (a body that is not JSON, fails
   validation, or comes without a JSON content type) is handed on to FastAPI with the body
   replayed, so those error answers are FastAPI's, byte for byte.

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from .cancel import CancelToken, Cancelled
 from .config import SampleSettings
 from .integrate import Solution
-from .onnx_solver import OUTPUTS, FieldConversionError, build_solver
+from .onnx_solver import OUTPUTS, PROBABILITIES, FieldConversionError, Head, build_solver
 from .rk import Field
 from .solve import solve_samples
 from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
@@ -80,9 +80,11 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, field_onnx: bytes, interval: tuple[float, float], fallback: TorchBackend) -> None:
+    def __init__(self, field_onnx: bytes, interval: tuple[float, float], fallback: TorchBackend,
+                 head: Head | None = None) -> None:
         self.field = onnx.load_from_string(field_onnx)
-        self.interval, self.fallback = interval, fallback
+        self.interval, self.fallback, self.head = interval, fallback, head
+        self._outputs = [*OUTPUTS, PROBABILITIES] if head is not None else list(OUTPUTS)
         self._sessions: dict[tuple[str, bool], ort.InferenceSession] = {}
         self._lock = threading.Lock()
 
@@ -95,7 +97,7 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:
             if key not in self._sessions:
                 tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
-                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets)
+                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets, head=self.head)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = options.inter_op_num_threads = 1
                 options.log_severity_level = 3
@@ -125,20 +127,19 @@ class OnnxRuntimeBackend(Backend):
         feed = {"z0": y0, "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
                 "step": settings.step_size[:, None], "max_steps": max_steps[:, None]}
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
-        z1, nfe, accepted, rejected, failed = self._run(self.session(method, mixed), feed, cancel)
+        z1, nfe, accepted, rejected, failed, *probabilities = self._run(self.session(method, mixed), feed, cancel)
         return Solution(final=z1, outputs=None, nfe=nfe[:, 0], accepted=accepted[:, 0], rejected=rejected[:, 0],
-                        failed=failed[:, 0])
+                        failed=failed[:, 0], probabilities=probabilities[0] if probabilities else None)
 
-    @staticmethod
-    def _run(session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None) -> list:
+    def _run(self, session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None) -> list:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
         if cancel is None:
-            return session.run(OUTPUTS, feed)  # named: ORT would list the names again on every run
+            return session.run(self._outputs, feed)  # named: ORT would list the names again on every run
         options = ort.RunOptions()
         options.log_severity_level = 4  # a terminated run is expected here, not an error to print
         with cancel.hook(lambda: setattr(options, "terminate", True)):
             try:
-                return session.run(OUTPUTS, feed, options)
+                return session.run(self._outputs, feed, options)
             except _ORT.Fail:
                 if cancel.cancelled:
                     raise Cancelled() from None
@@ -158,14 +159,16 @@ def parity(candidate: Backend, reference: Backend, method: str, probe: np.ndarra
 
 
 def select_backend(preference: BackendName, reference: TorchBackend, field_onnx: bytes | None, method: str,
-                   probe: np.ndarray, settings: SampleSettings) -> tuple[Backend, str | None]:
-    """The backend to serve with, and why ONNX Runtime was passed over (None when it was not)."""
+                   probe: np.ndarray, settings: SampleSettings,
+                   head: Head | None = None) -> tuple[Backend, str | None]:
+    """The backend to serve with, and why ONNX Runtime was passed over (None when it was not);
+    ``head``: ONNX Runtime also reads out the class probabilities."""
     if preference == "torch":
         return reference, None
     try:
         if field_onnx is None:
             raise BackendError("the version has no field.onnx")
-        candidate = OnnxRuntimeBackend(field_onnx, reference.interval, reference)
+        candidate = OnnxRuntimeBackend(field_onnx, reference.interval, reference, head)
         problem = parity(candidate, reference, method, probe, settings)
     except _BUILD_ERRORS as exc:
         problem = f"onnxruntime backend unavailable: {exc}"

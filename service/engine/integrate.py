@@ -31,6 +31,7 @@ class Solution:
     accepted: np.ndarray  # [B] int64 accepted steps
     rejected: np.ndarray  # [B] int64 rejected steps
     failed: np.ndarray  # [B] bool, True where max_steps ran out before t1
+    probabilities: np.ndarray | None = None  # [B, C] at t1, when the backend also applied the head
 
 
 

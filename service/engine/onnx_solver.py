@@ -20,7 +20,9 @@ for a typical moons solve, from 770):
   count is the budget (``mixed_budgets=False``), so no per-sample budget test runs per step.
 
 Inputs: ``z0`` [B, D] f64; per-sample columns ``rtol``/``atol``/``step`` [B, 1] f64, ``max_steps`` [B, 1] i64.
-Outputs: ``z1`` [B, D]; columns ``nfe``/``accepted``/``rejected`` [B, 1] i64, ``failed`` [B, 1] bool.
+Outputs: ``z1`` [B, D]; columns ``nfe``/``accepted``/``rejected`` [B, 1] i64, ``failed`` [B, 1] bool;
+with a ``head``, also ``probabilities`` [B, C] = softmax(z1 W^T + b) (two kernels, where numpy's
+seven small calls cost ~5% of a one-point request in the server).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ F64, I64, BOOL = TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
 MIN_OPSET = 18  # ReduceMean/ReduceSumSquare with axes as an input
 BOOL_REDUCE_OPSET = 20  # ReduceMax over bool: the Loop condition in one kernel instead of three
 OUTPUTS = ("z1", "nfe", "accepted", "rejected", "failed")  # z1 [B, D]; the others [B, 1] per-sample columns
+PROBABILITIES = "probabilities"  # [B, C], the extra output of a graph built with a head
 _FUSE_MAX_EXTRA_MACS = 1024  # fold a stage combination into the first layer when it costs less than a kernel
 
 
@@ -294,6 +297,14 @@ def _growth(b: _Builder, squares: str, ok: str, order: int) -> str:
     return b.op("Min", b.op("Where", b.op("Greater", factor, floor), factor, floor), b.const(IFACTOR))
 
 
+@dataclass(frozen=True)
+class Head:
+    """A classifier's read-out, softmax(z W^T + b): ``weight`` [C, D] and ``bias`` [C], float64."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+
+
 def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str, dim: int, timed: bool) -> str:
     """Hairer's starting step per sample, as integrate.initial_step does (one evaluation).
 
@@ -315,12 +326,12 @@ def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str, dim: 
 
 
 def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: float, *,
-                 mixed_budgets: bool = True) -> onnx.ModelProto:
+                 mixed_budgets: bool = True, head: Head | None = None) -> onnx.ModelProto:
     """The solve graph for one tableau and one stored field over [t0, t1].
 
     ``mixed_budgets=False`` builds the variant for batches whose samples share one ``max_steps``
     (every request's own samples do): the Loop's trip count is then the budget, which saves the
-    per-sample budget test in every step.
+    per-sample budget test in every step. ``head``: also read the class probabilities out of z1.
     """
     field = _upgraded(field)
     dim, layer, opset, timed = state_dim(field), first_layer(field), _opset(field), _reads_time(field)
@@ -348,11 +359,16 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     b.op("Add", b.op("Mul", attempts, b.const(per_attempt, I64)), b.const(2 if tab.adaptive else 0, I64), out="nfe")
     b.op("Sub", attempts, accepted, out="rejected")
     b.op("Or", b.op("Greater", attempts, "max_steps"), "running_end", out="failed")
+    if head is not None:
+        logits = b.op("Gemm", "z1", b.const(head.weight), b.const(head.bias), transB=1)
+        b.op("Softmax", logits, axis=-1, out=PROBABILITIES)
     column = lambda n, d: helper.make_tensor_value_info(n, d, ["B", 1])  # noqa: E731
     inputs = [helper.make_tensor_value_info("z0", F64, ["B", "D"]), column("rtol", F64), column("atol", F64),
               column("step", F64), column("max_steps", I64)]
     outputs = [helper.make_tensor_value_info(OUTPUTS[0], F64, ["B", "D"]),
                *(column(name, BOOL if name == "failed" else I64) for name in OUTPUTS[1:])]
+    if head is not None:
+        outputs.append(helper.make_tensor_value_info(PROBABILITIES, F64, ["B", len(head.bias)]))
     graph = helper.make_graph(b.nodes, f"odeserve_{tab.name}", inputs, outputs)
     functions = [field_function(field)] + ([layer.tail] if layer is not None else [])
     model = helper.make_model(graph, functions=functions, opset_imports=[

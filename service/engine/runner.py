@@ -14,6 +14,7 @@ from .backends import Backend, BackendName, TorchBackend, select_backend
 from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .integrate import Solution
+from .onnx_solver import Head
 from .solve import check_budget, raise_failures, solve
 
 _PROBE_SAMPLES = 16
@@ -67,8 +68,9 @@ class ModelRunner:
 
     Predictions go through the selected backend; trajectories (dense output) always run on torch.
     The encoder (when it only flattens and zero-pads) and the head (a linear map and a softmax)
-    run in numpy: for a one-point predict, torch's per-call dispatch cost ~50 us of a ~250 us
-    request in the server, for a few dozen multiply-adds (``test_runner`` pins them to torch's).
+    run in numpy, or the head inside the ONNX Runtime graph: for a one-point predict, torch's
+    per-call dispatch cost ~50 us of a ~250 us request in the server, for a few dozen
+    multiply-adds (``test_runner`` pins both to torch's).
     """
 
     def __init__(self, network: OdeClassifier, manifest: Manifest, field_onnx: bytes | None = None,
@@ -80,13 +82,13 @@ class ModelRunner:
         self.reference = TorchBackend(self.network.field, self.interval)
         spec = self.network.spec
         self._pad = spec.augment_dim if isinstance(spec.encoder, FlattenEncoderSpec) else None
-        self._head_w = self.network.head.weight.numpy().T.copy()  # [D, C]
-        self._head_b = self.network.head.bias.numpy().copy()
+        self.head = Head(self.network.head.weight.numpy().copy(), self.network.head.bias.numpy().copy())
         default = SolverConfig.resolve(manifest.default_solver)
         probe = self.encode(np.random.default_rng(0).normal(size=(_PROBE_SAMPLES, *self.input_shape)))
         self.backend: Backend
         self.backend, self.backend_note = select_backend(
-            backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES))
+            backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES),
+            self.head)
         self.backend.warm(default.method)
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
@@ -95,14 +97,14 @@ class ModelRunner:
         if self._pad is None:  # a learned encoder: torch
             with torch.inference_mode():
                 return self.network.initial_state(torch.from_numpy(x).reshape(-1, *self.input_shape)).numpy()
-        flat = x.reshape(-1, self._head_w.shape[0] - self._pad)
+        flat = x.reshape(-1, self.network.spec.encoded_dim)
         if self._pad:
             flat = np.concatenate([flat, np.zeros((len(flat), self._pad))], axis=1)
         return flat
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
         """Class probabilities for states [..., D]."""
-        logits = states @ self._head_w + self._head_b
+        logits = states @ self.head.weight.T + self.head.bias
         logits -= logits.max(axis=-1, keepdims=True)  # exp cannot overflow; the softmax is unchanged
         odds = np.exp(logits, out=logits)
         return odds / odds.sum(axis=-1, keepdims=True)
@@ -111,7 +113,7 @@ class ModelRunner:
                     cancel: CancelToken | None = None) -> tuple[Solution, np.ndarray]:
         """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised."""
         sol = self.backend.solve(method, self.encode(inputs), settings, cancel)
-        return sol, self.probabilities(sol.final)
+        return sol, sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
 
     def predict(self, inputs: np.ndarray, config: SolverConfig) -> Prediction:
         """Classify a batch [B, *input_shape] with one solver config."""

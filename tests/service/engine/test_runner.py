@@ -1,12 +1,13 @@
-"""ModelRunner's numpy encoder and head give what the torch network gives."""
+"""ModelRunner's numpy encoder and head (or ONNX Runtime's in-graph head) give what the torch network gives."""
 
 import numpy as np
 import pytest
 import torch
-from tiny_version import make_version
+from tiny_version import export_field, make_version
 
 from models_store import ConvEncoderSpec
-from service.engine import ModelRunner
+from service.engine import ModelRunner, SolverConfig
+from service.engine.config import SampleSettings
 
 VERSIONS = {
     "node": {"augment_dim": 0},
@@ -44,3 +45,15 @@ def test_head_takes_any_leading_shape_and_huge_logits() -> None:
     with torch.inference_mode():
         want = torch.softmax(runner.network.head(torch.from_numpy(states)), dim=-1).numpy()
     np.testing.assert_allclose(probs, want, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["node", "anode"])
+def test_onnxruntime_reads_out_the_same_probabilities(kind: str) -> None:
+    """With ONNX Runtime the head runs inside the solve graph: the same numbers as numpy's."""
+    network, manifest = make_version(time_input=False, **VERSIONS[kind])
+    runner = ModelRunner(network, manifest, export_field(network), backend="onnxruntime")
+    x = np.random.default_rng(6).normal(size=(7, *manifest.input.shape))
+    settings = SampleSettings.uniform(SolverConfig("dopri5", 1e-6, 1e-6, 0.05, 1000), 7)
+    sol, probs = runner.solve_batch(x, "dopri5", settings)
+    assert sol.probabilities is probs and probs.shape == (7, 2)
+    np.testing.assert_allclose(probs, runner.probabilities(sol.final), rtol=0, atol=1e-15)
