@@ -1,11 +1,14 @@
-"""HTTP predict under load: the no-model floor, a naive FastAPI + torchdiffeq server, and odeserve.
+"""HTTP predict under load: the no-model floor, the bare solve, a naive FastAPI + torchdiffeq
+server, and odeserve.
 
     python -m benchmarks.http_bench --duration 10
 
 Each server runs alone (started, warmed up, loaded at every connection count, stopped) as one
 uvicorn worker on a free 127.0.0.1 port; wrk POSTs ``{"inputs": [[0.5, -0.2]]}``. The table gives
 req/s, p50, p99 and errors, and each row's ratios to the floor and to the naive server at the same
-connection count; the targets of the issue are checked at the end. ``--help`` lists the options.
+connection count; the targets of the issue are checked at the end. The bare solve (a raw ASGI
+callable around the same ONNX Runtime solve, nothing else) shows how far the solve alone puts
+any server from the floor. ``--help`` lists the options.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from . import report, wrk
 from .cpu import PinError
 from .servers import RunningServer, ServerError, ServerSpec, running, uvicorn_argv
 
-SERVERS = ("floor", "naive", "odeserve")
-FLOOR, NAIVE, ODESERVE = SERVERS
+SERVERS = ("floor", "bare", "naive", "odeserve")
+FLOOR, BARE, NAIVE, ODESERVE = SERVERS
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, default=10.0,
         help="wrk's per-request timeout in seconds; slower answers count as errors (default 10)")
     add("--warmup", type=int, default=2, help="whole seconds of load first; 0 skips it (default 2)")
-    add("--servers", nargs="+", choices=SERVERS, default=list(SERVERS), help="default: all three")
+    add("--servers", nargs="+", choices=SERVERS, default=list(SERVERS), help="default: all four")
     add("--store", type=Path, default=DEFAULT_STORE_ROOT, help="model store (default: the demo store)")
     add("--model", default="moons-node", help="model name (default moons-node)")
     add("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
-    """The servers to run, in order: floor, naive, odeserve (those named by --servers)."""
+    """The servers to run, in order: floor, bare, naive, odeserve (those named by --servers)."""
     store = str(args.store.resolve())
     path = f"/v1/models/{args.model}/predict"
     bench_env = {"BENCH_STORE": store, "BENCH_MODEL": args.model}
@@ -84,6 +87,8 @@ def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
     specs = {
         FLOOR: ServerSpec(FLOOR, uvicorn_argv("benchmarks.baselines.floor_app:create_app"), "/healthz", path,
                           bench_env),
+        BARE: ServerSpec(BARE, uvicorn_argv("benchmarks.baselines.bare_app:create_app"), "/healthz", path,
+                         bench_env),
         NAIVE: ServerSpec(NAIVE, uvicorn_argv("benchmarks.baselines.naive_app:create_app"), "/healthz", path,
                           bench_env),
         ODESERVE: ServerSpec(ODESERVE, odeserve, "/readyz", path, parse_env(args.env),
@@ -168,8 +173,10 @@ def targets(rows: list[Row]) -> list[Target]:
         found.append(Target("16 connections: odeserve req/s >= 50% of the floor's",
                             f"{o16.rps / f16.rps:.0%}", o16.rps >= 0.5 * f16.rps))
     if o1 and f1:
+        b1 = get((BARE, 1))
+        bare = f" (bare solve: {b1.p50_ms / f1.p50_ms:.2f}x)" if b1 else ""
         found.append(Target("1 connection: odeserve p50 <= 2x the floor's",
-                            f"{o1.p50_ms / f1.p50_ms:.2f}x", o1.p50_ms <= 2 * f1.p50_ms))
+                            f"{o1.p50_ms / f1.p50_ms:.2f}x{bare}", o1.p50_ms <= 2 * f1.p50_ms))
     if o16 and o64:
         found.append(Target("64 connections: odeserve req/s >= its req/s at 16",
                             f"{o64.rps:.0f} vs {o16.rps:.0f}", o64.rps >= o16.rps))

@@ -3,10 +3,11 @@
     python -m benchmarks.solver_core
 
 For each batch size (default 1, 64, 1024; inputs uniform over [-1.5, 2.5] x [-1, 1.5], the moons
-range) it times the raw ODE solve z(0) -> z(T) (encoder and head excluded) of
+range) it times the raw ODE solve z(0) -> z(T) (encoder excluded) of
 
 - torchdiffeq ``odeint`` in float32 (the model as trained) and in float64, one call per batch;
-- odeserve's per-sample engine, ``ModelRunner.backend.solve``, for each backend (torch, onnxruntime),
+- odeserve's per-sample engine, ``ModelRunner.backend.solve``, for each backend (torch, onnxruntime;
+  ONNX Runtime's graph also reads out the class probabilities, two kernels the others do not run),
 
 with the same method and tolerances (default dopri5, rtol = atol = 1e-4), one torch thread. It
 reports the median time per solve, the speedup over torchdiffeq float32, NFE (odeserve: mean per

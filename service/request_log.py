@@ -2,10 +2,10 @@
 
 Every request gets an id: the client's ``X-Request-ID`` when it is 1-128 visible ASCII characters,
 else 32 fresh random hex digits (128 random bits); the answer carries it back in the same header.
-Once the answer is sent, one record on the ``service.access`` logger says what happened: request id, method, route
-template (never the raw path), status, model, version, NFE summed over the request's samples, and
-latency. While the request runs, :func:`current_request_id` names it for every other record, and
-the engine's caller adds the solver's work with :func:`note_nfe`.
+Once the answer is sent, one record on the ``service.access`` logger says what happened: request
+id, method, route template (never the raw path), status, model, version, NFE summed over the
+request's samples, and latency. While the request runs, :func:`current_request_id` names it for
+every other record, and the engine's caller adds the solver's work with :func:`note_nfe`.
 """
 
 from __future__ import annotations

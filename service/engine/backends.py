@@ -67,7 +67,8 @@ class TorchBackend(Backend):
     def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
               cancel: CancelToken | None = None) -> Solution:
         with torch.inference_mode():
-            return solve_samples(self.field, torch.from_numpy(y0), self.interval, method, settings, cancel=cancel)
+            return solve_samples(self.field, torch.from_numpy(y0), self.interval, method, settings,
+                                 cancel=cancel)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -97,7 +98,8 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:
             if key not in self._sessions:
                 tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
-                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets, head=self.head)
+                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets,
+                                     head=self.head)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = options.inter_op_num_threads = 1
                 options.log_severity_level = 3
@@ -127,11 +129,12 @@ class OnnxRuntimeBackend(Backend):
         feed = {"z0": y0, "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
                 "step": settings.step_size[:, None], "max_steps": max_steps[:, None]}
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
-        z1, nfe, accepted, rejected, failed, *probabilities = self._run(self.session(method, mixed), feed, cancel)
+        z1, nfe, accepted, rejected, failed, *read_out = self._run(self.session(method, mixed), feed, cancel)
         return Solution(final=z1, outputs=None, nfe=nfe[:, 0], accepted=accepted[:, 0], rejected=rejected[:, 0],
-                        failed=failed[:, 0], probabilities=probabilities[0] if probabilities else None)
+                        failed=failed[:, 0], probabilities=read_out[0] if read_out else None)
 
-    def _run(self, session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None) -> list:
+    def _run(self, session: ort.InferenceSession, feed: dict[str, np.ndarray],
+             cancel: CancelToken | None) -> list[np.ndarray]:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
         if cancel is None:
             return session.run(self._outputs, feed)  # named: ORT would list the names again on every run

@@ -34,7 +34,6 @@ class Solution:
     probabilities: np.ndarray | None = None  # [B, C] at t1, when the backend also applied the head
 
 
-
 @dataclass
 class _Out:
     """The torch solver's results as they are filled in (rows leave the working set in any order)."""
@@ -48,7 +47,8 @@ class _Out:
 
     def solution(self) -> Solution:
         """The finished results as numpy (CPU tensors: no copy)."""
-        return Solution(**{f.name: None if (v := getattr(self, f.name)) is None else v.numpy() for f in fields(self)})
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Solution(**{k: None if v is None else v.detach().numpy() for k, v in arrays.items()})
 
 
 @dataclass

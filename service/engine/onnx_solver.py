@@ -50,6 +50,14 @@ class FieldConversionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Head:
+    """A classifier's read-out, softmax(z W^T + b): ``weight`` [C, D] and ``bias`` [C], float64."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+@dataclass(frozen=True)
 class FirstLayer:
     """The field's opening dense layer on z (``z @ weight + bias``), split off so that stage
     combinations can be folded into ``weight``; ``tail`` computes dz/dt from its output."""
@@ -295,14 +303,6 @@ def _growth(b: _Builder, squares: str, ok: str, order: int) -> str:
     factor = b.op("Pow", squares, b.const(-0.5 / order))
     floor = b.op("Where", ok, b.const(1.0), b.const(DFACTOR))
     return b.op("Min", b.op("Where", b.op("Greater", factor, floor), factor, floor), b.const(IFACTOR))
-
-
-@dataclass(frozen=True)
-class Head:
-    """A classifier's read-out, softmax(z W^T + b): ``weight`` [C, D] and ``bias`` [C], float64."""
-
-    weight: np.ndarray
-    bias: np.ndarray
 
 
 def _initial_h(b: _Builder, tab: ButcherTableau, t: str, y0: str, f0: str, dim: int, timed: bool) -> str:

@@ -55,6 +55,7 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
         index = torch.searchsorted(grid, times)
         outputs = states[index]
     zeros = np.zeros(batch, dtype=np.int64)
-    return Solution(final=states[-1].numpy(), outputs=None if outputs is None else outputs.numpy(),
+    states = states.detach()
+    return Solution(final=states[-1].numpy(), outputs=None if outputs is None else outputs.detach().numpy(),
                     nfe=np.full(batch, counted.nfe, dtype=np.int64), accepted=zeros, rejected=zeros.copy(),
                     failed=np.zeros(batch, dtype=bool))

@@ -86,9 +86,8 @@ class ModelRunner:
         default = SolverConfig.resolve(manifest.default_solver)
         probe = self.encode(np.random.default_rng(0).normal(size=(_PROBE_SAMPLES, *self.input_shape)))
         self.backend: Backend
-        self.backend, self.backend_note = select_backend(
-            backend, self.reference, field_onnx, default.method, probe, SampleSettings.uniform(default, _PROBE_SAMPLES),
-            self.head)
+        self.backend, self.backend_note = select_backend(backend, self.reference, field_onnx, default.method, probe,
+                                                         SampleSettings.uniform(default, _PROBE_SAMPLES), self.head)
         self.backend.warm(default.method)
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
@@ -128,7 +127,8 @@ class ModelRunner:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
         with torch.inference_mode():
-            sol = solve(self.network.field, torch.from_numpy(self.encode(inputs)), self.interval, config, grid, cancel)
+            z0 = torch.from_numpy(self.encode(inputs))
+            sol = solve(self.network.field, z0, self.interval, config, grid, cancel)
         assert sol.outputs is not None
         final = Prediction.of(self.probabilities(sol.final), sol, config.native)
         return Trajectory(final=final, times=grid.tolist(), states=sol.outputs,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
-from benchmarks import http_bench
+from benchmarks import http_bench, wrk
+from benchmarks.servers import running
 from benchmarks.wrk import WrkResult
+from models_store import DEFAULT_STORE_ROOT, ModelStore, load_network
+from service.engine import ModelRunner, SolverConfig
 
 
 def result(rps: float, p50_ms: float, errors: int = 0) -> WrkResult:
@@ -17,6 +23,7 @@ def result(rps: float, p50_ms: float, errors: int = 0) -> WrkResult:
 
 ROWS = [
     http_bench.Row("floor", 1, result(2000, 0.5)), http_bench.Row("floor", 16, result(3000, 5.0)),
+    http_bench.Row("bare", 1, result(1400, 0.7)),
     http_bench.Row("naive", 1, result(70, 13.0)), http_bench.Row("naive", 16, result(20, 800.0)),
     http_bench.Row("odeserve", 1, result(1000, 0.9)), http_bench.Row("odeserve", 16, result(1200, 13.0)),
     http_bench.Row("odeserve", 64, result(1300, 50.0, errors=2)),
@@ -35,6 +42,7 @@ def test_targets() -> None:
     found = http_bench.targets(ROWS)  # 16: 40% of the floor; 1: 1.8x its p50; 64 >= 16; 64 has errors
     assert [t.passed for t in found] == [False, True, True, False]
     assert [t.claim[:3] for t in found] == ["16 ", "1 c", "64 ", "64 "]
+    assert found[1].measured == "1.80x (bare solve: 1.40x)"  # the bare solve gives the 1-connection figure context
 
 
 def test_server_specs_and_passthrough() -> None:
@@ -42,13 +50,29 @@ def test_server_specs_and_passthrough() -> None:
         ["--store", "/tmp/s", "--env", "ODESERVE_BACKEND=onnxruntime",
          "--odeserve-args", "--poll-interval 0"])
     specs = http_bench.server_specs(args)
-    assert [s.name for s in specs] == ["floor", "naive", "odeserve"]
-    odeserve = specs[2].command(1234)
+    assert [s.name for s in specs] == ["floor", "bare", "naive", "odeserve"]
+    odeserve = specs[3].command(1234)
     assert odeserve[1:5] == ["-m", "service", "--port", "1234"] and odeserve[-2:] == ["--poll-interval", "0"]
-    assert specs[2].env == {"ODESERVE_BACKEND": "onnxruntime"} and specs[2].ready_path == "/readyz"
-    assert specs[1].env["BENCH_STORE"] == str(Path("/tmp/s").resolve())
+    assert specs[3].env == {"ODESERVE_BACKEND": "onnxruntime"} and specs[3].ready_path == "/readyz"
+    assert specs[1].env["BENCH_STORE"] == specs[2].env["BENCH_STORE"] == str(Path("/tmp/s").resolve())
 
 
 def test_env_must_be_key_value() -> None:
     with pytest.raises(SystemExit):
         http_bench.parse_env(["NOVALUE"])
+
+
+def test_bare_solve_answers_as_odeserve_engine(tmp_path: Path) -> None:
+    """The bare baseline runs the same solve as odeserve: same label, NFE and probabilities."""
+    args = http_bench.build_parser().parse_args([])
+    bare = http_bench.server_specs(args)[1]
+    with running(bare, tmp_path, ready_timeout_s=120) as server:
+        got = httpx.post(server.url(bare.predict_path), content=wrk.BODY, timeout=30).json()
+    store = ModelStore(DEFAULT_STORE_ROOT)
+    manifest = store.verify("moons-node")
+    folder = store.version_dir("moons-node")
+    runner = ModelRunner(load_network(folder, manifest), manifest, (folder / "field.onnx").read_bytes(),
+                         backend="onnxruntime")
+    want = runner.predict(np.asarray(json.loads(wrk.BODY)["inputs"]), SolverConfig.resolve(manifest.default_solver))
+    assert got["predictions"] == [manifest.classes[i] for i in want.labels] and got["nfe"] == want.nfe
+    np.testing.assert_allclose(got["probabilities"], want.probabilities, rtol=0, atol=1e-15)
