@@ -15,24 +15,26 @@ from __future__ import annotations
 import gc
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 from starlette.types import Receive, Scope, Send
 
-from models_store import DEFAULT_STORE_ROOT, ModelStore, load_network
+from models_store import DEFAULT_STORE_ROOT
+from service.body_limit import read_body
 from service.engine import ModelRunner, SolverConfig
 from service.engine.config import SampleSettings
+
+from ..solver_core import load_version
 
 _JSON = [(b"content-type", b"application/json")]
 
 
 def create_app() -> object:
-    store = ModelStore(os.environ.get("BENCH_STORE", str(DEFAULT_STORE_ROOT)))
     name = os.environ.get("BENCH_MODEL", "moons-node")
-    manifest = store.verify(name)
-    onnx_file = store.version_dir(name) / "field.onnx"
-    runner = ModelRunner(load_network(store.version_dir(name), manifest), manifest, onnx_file.read_bytes(),
-                         backend="onnxruntime")
+    version = load_version(Path(os.environ.get("BENCH_STORE", str(DEFAULT_STORE_ROOT))), name, None)
+    manifest = version.manifest
+    runner = ModelRunner(version.network, manifest, version.field_onnx, backend="onnxruntime")
     cfg = SolverConfig.resolve(manifest.default_solver)
     predict_path = f"/v1/models/{name}/predict"
     gc.collect()
@@ -42,13 +44,8 @@ def create_app() -> object:
         if scope["type"] != "http":
             return
         if scope["path"] == predict_path:
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
-            x = np.asarray(json.loads(body)["inputs"], dtype=np.float64)
+            body = await read_body(receive)
+            x = np.asarray(json.loads(body or b"")["inputs"], dtype=np.float64)
             sol, probs = runner.solve_batch(x, cfg.method, SampleSettings.uniform(cfg, len(x)))
             answer = json.dumps({"predictions": [manifest.classes[i] for i in probs.argmax(axis=1)],
                                  "probabilities": probs.tolist(), "nfe": sol.nfe.tolist()}).encode()

@@ -10,8 +10,8 @@ more than it saves (measured: 2,000 -> 2,750 req/s at 16 connections). Other sol
 one dedicated thread so the event loop stays free and 2 cores are not oversubscribed (at most
 two solves at once: one on the loop, one on the thread). When ``max_queue`` samples wait, new
 requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After);
-trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not solved, or is stopped
-mid-solve through a :class:`~.cancel.CancelToken`.
+trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not
+solved, or is stopped mid-solve through a :class:`~.cancel.CancelToken`.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import pytest
 
 from benchmarks import http_bench, wrk
 from benchmarks.servers import running
+from benchmarks.solver_core import load_version
 from benchmarks.wrk import WrkResult
-from models_store import DEFAULT_STORE_ROOT, ModelStore, load_network
+from models_store import DEFAULT_STORE_ROOT
 from service.engine import ModelRunner, SolverConfig
 
 
@@ -68,11 +69,9 @@ def test_bare_solve_answers_as_odeserve_engine(tmp_path: Path) -> None:
     bare = http_bench.server_specs(args)[1]
     with running(bare, tmp_path, ready_timeout_s=120) as server:
         got = httpx.post(server.url(bare.predict_path), content=wrk.BODY, timeout=30).json()
-    store = ModelStore(DEFAULT_STORE_ROOT)
-    manifest = store.verify("moons-node")
-    folder = store.version_dir("moons-node")
-    runner = ModelRunner(load_network(folder, manifest), manifest, (folder / "field.onnx").read_bytes(),
-                         backend="onnxruntime")
+    version = load_version(DEFAULT_STORE_ROOT, "moons-node", None)
+    manifest = version.manifest
+    runner = ModelRunner(version.network, manifest, version.field_onnx, backend="onnxruntime")
     want = runner.predict(np.asarray(json.loads(wrk.BODY)["inputs"]), SolverConfig.resolve(manifest.default_solver))
     assert got["predictions"] == [manifest.classes[i] for i in want.labels] and got["nfe"] == want.nfe
     np.testing.assert_allclose(got["probabilities"], want.probabilities, rtol=0, atol=1e-15)
