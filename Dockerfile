@@ -28,7 +28,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --system --uid 10001 --user-group --no-create-home odeserve
 COPY --from=build /opt/venv /opt/venv
 # A named volume mounted at /models starts as a copy of this demo store; a bind mount replaces it.
-COPY --from=build --chown=odeserve:odeserve /src/models_store/store /models
+COPY --from=build --chown=odeserve:odeserve /src/models_store/demo /models
 USER odeserve
 WORKDIR /tmp
 EXPOSE 8000

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo-store clean
+.PHONY: run test tools lint demo-store clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,19 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)  ## set everything up and serve the shipped demo store on http://127.0.0.1:8000
 	$(BIN)/python -m service
 
-test: $(STAMP)  ## run the whole test suite
+test: tools lint  ## the real tools the tests drive, the lint and type gate, then the whole test suite
 	$(BIN)/python -m pytest
 
+tools:  ## install the missing real tools the tests drive (the list is in .ci/tools), or name them and stop
+	.ci/tools
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy; settings in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 demo-store: $(STAMP)  ## rebuild the shipped demo store deterministically
-	$(BIN)/python -m training demo --store models_store/store --force
+	$(BIN)/python -m training demo --store models_store/demo --force
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

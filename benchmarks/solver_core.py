@@ -36,8 +36,7 @@ from rich.table import Table
 
 from models_store import DEFAULT_STORE_ROOT, Manifest, ModelStore, OdeClassifier, load_network
 from service.engine import ModelRunner, SolverConfig
-from service.engine.backends import BackendError
-from service.engine.config import SampleSettings
+from service.engine import BackendError, SampleSettings
 
 from . import report
 

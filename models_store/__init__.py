@@ -33,17 +33,19 @@ from .manifest import (
     SplitMetrics,
     TrainingRecord,
 )
+from .methods import METHODS, REFUSED_METHODS, SERVED_METHODS, SolverMethod, served_method
 from .naming import LATEST, parse_version_ref, validate_alias, validate_name
 from .store import ModelStore
 
-DEFAULT_STORE_ROOT = Path(__file__).resolve().parent / "store"
+DEFAULT_STORE_ROOT = Path(__file__).resolve().parent / "demo"
 """The shipped demo store, committed with the repository."""
 
 __all__ = [
     "DEFAULT_STORE_ROOT", "ENCODER_ONNX", "FIELD_ONNX", "GOLDEN_FILE", "HEAD_ONNX", "LATEST", "MANIFEST_FILE", "ONNX_FILES", "SCHEMA_VERSION",
     "WEIGHTS_FILE", "ArchitectureSpec", "ConvEncoderSpec", "FieldSpec", "FlattenEncoderSpec", "Golden",
-    "InputSpec", "IntegrityError", "InvalidName", "Manifest", "ModelNotFound", "ModelStore", "NfeStats",
-    "OdeClassifier", "PublishError", "SolverDefaults", "SplitMetrics", "StoreError", "TrainingRecord",
+    "InputSpec", "IntegrityError", "InvalidName", "METHODS", "Manifest", "ModelNotFound", "ModelStore",
+    "NfeStats", "OdeClassifier", "PublishError", "REFUSED_METHODS", "SERVED_METHODS", "SolverDefaults",
+    "SolverMethod", "SplitMetrics", "StoreError", "TrainingRecord",
     "VersionNotFound", "build_network", "load_golden", "load_network", "load_weights", "parse_version_ref",
-    "sha256_file", "validate_alias", "validate_name", "verify_folder", "weights_to_bytes",
+    "served_method", "sha256_file", "validate_alias", "validate_name", "verify_folder", "weights_to_bytes",
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .architecture import ArchitectureSpec
+from .methods import SERVED_METHODS, served_method
 from .naming import NAME_PATTERN
 
 SCHEMA_VERSION = 1
@@ -25,6 +26,9 @@ ONNX_FILES = (ENCODER_ONNX, FIELD_ONNX, HEAD_ONNX)
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+ServedMethod = Annotated[str, AfterValidator(served_method),
+                         Field(json_schema_extra={"enum": list(SERVED_METHODS)})]
+"""A served solver method (see methods.py): a manifest naming another could not be served as written."""
 
 
 class _Record(BaseModel):
@@ -34,7 +38,7 @@ class _Record(BaseModel):
 class SolverDefaults(_Record):
     """The solver a model is served with unless a request overrides it."""
 
-    method: str = "dopri5"
+    method: ServedMethod = "dopri5"
     rtol: PositiveFloat = 1e-4
     atol: PositiveFloat = 1e-4
     step_size: PositiveFloat = 0.05

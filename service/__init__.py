@@ -1,7 +1,7 @@
 """odeserve's inference service: a FastAPI app serving the model store over REST.
 
     from service import Settings, create_app
-    app = create_app(Settings(store="models_store/store"))
+    app = create_app(Settings(store="models_store/demo"))
 
 ``python -m service --help`` runs it under uvicorn. Nothing is built at import time, and the two
 names above are imported lazily so that ``import service.engine`` stays light.

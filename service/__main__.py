@@ -14,8 +14,8 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
-from .logging_setup import log_config
-from .metrics import prepare_multiprocess_dir
+from service.telemetry.logs import log_config
+from service.telemetry.multiprocess import prepare_multiprocess_dir
 from .settings import Settings
 
 _EPILOG = """\

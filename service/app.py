@@ -17,14 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
-from models_store import ModelStore, StoreError
+from models_store import ModelStore
 
-from .admission import AdmissionMiddleware
-from .body_limit import BodyLimitMiddleware
+from service.http.admission import AdmissionMiddleware
+from service.http.body_limit import BodyLimitMiddleware
 from .deps import API_KEY_HEADER, Runtime
 from .draining import DrainOnSigterm
-from .engine import EngineError
 from .errors import (
+    FOREIGN_ERRORS,
     RequestValidationFailed,
     ServiceError,
     StoreUnavailable,
@@ -33,15 +33,17 @@ from .errors import (
     from_foreign,
     validation_details,
 )
-from .engine.batcher import DynamicBatcher
-from .fast_path import PredictFastPath
-from .inference import Executor
-from .metrics import Metrics, MetricsMiddleware
-from .poller import StorePoller
+from service.scheduling.batcher import DynamicBatcher
+from service.http.fast_path import PredictFastPath
+from service.scheduling.executor import Executor
+from service.telemetry.metrics import Metrics
+from service.http.request_metrics import MetricsMiddleware
+from service.lifecycle.poller import StorePoller
 from .oip.framing import HEADER_LENGTH as OIP_HEADER
-from .registry import Registry
-from .request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware, current_request_id
-from .routes import ROUTERS
+from service.lifecycle.registry import Registry
+from service.http.request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware
+from service.telemetry.request_context import current_request_id
+from .routes import ROUTERS, predictions
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="odeserve", version="1.0.0", description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(CollectorRegistry())
-    if settings.fast_path:
-        app.add_middleware(PredictFastPath)  # innermost: everything below still applies to it
+    if settings.fast_path:  # innermost: everything below still applies to it
+        app.add_middleware(PredictFastPath, routes=predictions.predict_routes())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware)  # a full queue refuses before the body is read
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
@@ -121,8 +123,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(EngineError, _foreign_error)
-    app.add_exception_handler(StoreError, _foreign_error)
+    for foreign in FOREIGN_ERRORS:
+        app.add_exception_handler(foreign, _foreign_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

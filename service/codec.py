@@ -12,7 +12,7 @@ from models_store import Manifest
 from service.engine import Prediction, SolverConfig, Trajectory
 
 from .errors import InputShapeError, InvalidRequest, LimitExceeded, RequestValidationFailed
-from .loading import LoadedVersion
+from service.lifecycle.loading import LoadedVersion
 from .schemas import PredictResponse, SolverRequest, SolverSettings, TrajectoryRequest, TrajectoryResponse
 from .settings import Settings
 
@@ -141,8 +141,8 @@ def _prediction_fields(loaded: LoadedVersion, pred: Prediction, cfg: SolverConfi
     return {
         "predictions": [classes[int(i)] for i in pred.labels],
         "nfe": [int(n) for n in pred.nfe],
-        "accepted_steps": [int(n) for n in pred.accepted],
-        "rejected_steps": [int(n) for n in pred.rejected],
+        "accepted_steps": None if pred.accepted is None else [int(n) for n in pred.accepted],
+        "rejected_steps": None if pred.rejected is None else [int(n) for n in pred.rejected],
         "solver": solver_settings(cfg),
         "batch_invariant": bool(pred.batch_invariant),
     }

@@ -11,8 +11,8 @@ from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
 from .errors import Forbidden, Unauthorized
-from .inference import Executor
-from .registry import Registry
+from service.scheduling.executor import Executor
+from service.lifecycle.registry import Registry
 from .settings import Settings
 
 API_KEY_HEADER = "X-API-Key"

@@ -6,6 +6,7 @@
     │   ├── InputShapeError           422 input_shape           a sample's size does not fit the model
     │   ├── LimitExceeded             422 limit_exceeded        more than the server allows
     │   ├── UnknownSolverMethod       422 unknown_method        (engine UnknownMethod)
+    │   ├── UnsupportedSolverMethod   422 unsupported_method    (engine RefusedMethod: why, what instead)
     │   └── StepLimitReached          422 step_limit_exceeded   (engine StepLimitExceeded)
     ├── Unauthorized                  401 unauthorized          no API key sent
     ├── Forbidden                     403 forbidden             wrong API key, or admin disabled
@@ -24,8 +25,10 @@
     └── DeadlineExceeded              504 deadline_exceeded     not answered within request_timeout_s
 
 Every answer is ``{"error": {"type", "message", "details"}}``, except under ``/v2``, where the Open
-Inference Protocol's clients (Triton, KServe) read a flat ``{"error": message}``; :func:`error_response`
-builds both, and :func:`from_foreign` turns the engine's and the store's errors into this tree.
+Inference Protocol's clients (Triton, KServe) read a flat ``{"error": message}`` and a request that
+cannot be served is a 400, as Triton and KServe answer it (every 422 above is a 400 there);
+:func:`error_response` builds both, and :func:`from_foreign` turns the engine's and the store's errors
+into this tree.
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 import models_store
-from service.engine import StepLimitExceeded, UnknownMethod
-from service.engine.batcher import QueueFull
+from service.engine import EngineError, RefusedMethod, StepLimitExceeded, UnknownMethod
+from service.scheduling.batcher import QueueFull
+
+FOREIGN_ERRORS: tuple[type[Exception], ...] = (EngineError, models_store.StoreError, QueueFull)
+"""What the engine, the store and the batcher raise; :func:`from_foreign` maps each into this tree."""
 
 OIP_PREFIX = "/v2"
 """Where the Open Inference Protocol (KServe v2) lives; its errors are ``{"error": message}``."""
@@ -76,6 +82,13 @@ class LimitExceeded(InvalidRequest):
 
 class UnknownSolverMethod(InvalidRequest):
     type = "unknown_method"
+
+
+class UnsupportedSolverMethod(InvalidRequest):
+    """A method that exists and that we refuse: its own type, so a client can tell "you mistyped"
+    from "pick another" and read the alternatives in ``details.instead``."""
+
+    type = "unsupported_method"
 
 
 class StepLimitReached(InvalidRequest):
@@ -162,6 +175,9 @@ def from_foreign(exc: Exception) -> ServiceError:
     """The engine's and the store's errors, as service errors (the same message)."""
     if isinstance(exc, UnknownMethod):
         return UnknownSolverMethod(str(exc), {"method": exc.method, "known": list(exc.known)})
+    if isinstance(exc, RefusedMethod):
+        return UnsupportedSolverMethod(str(exc), {"method": exc.method, "reason": exc.reason,
+                                                  "instead": list(exc.instead)})
     if isinstance(exc, QueueFull):
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return Overloaded(str(exc), {"retry_after_s": int(retry)}, headers={"Retry-After": retry})
@@ -182,12 +198,24 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, An
 
 
 def error_response(exc: ServiceError, path: str = "") -> JSONResponse:
-    """The error as JSON; ``path`` (the request's) chooses the Open Inference Protocol's shape under /v2."""
+    """The error as JSON; ``path`` (the request's) chooses the Open Inference Protocol's shape and status
+    under /v2. Every error answer passes through here, so /v2 gets its 400s in one place and no route,
+    middleware or fast path can answer a /v2 client with /v1's 422."""
+    status = exc.status
     if path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/"):
         body: dict[str, Any] = {"error": exc.message}
+        status = oip_status(status)
     else:
         body = {"error": {"type": exc.type, "message": exc.message, "details": exc.details}}
-    return JSONResponse(body, status_code=exc.status, headers=exc.headers or None)
+    return JSONResponse(body, status_code=status, headers=exc.headers or None)
+
+
+def oip_status(status: int) -> int:
+    """The status a /v2 client gets: 400 for /v1's 422 (a request that cannot be served), else the same.
+
+    The protocol's text answers a failed inference request with 400, and Triton and KServe do;
+    their clients (and load balancers' rules written for them) expect it. /v1 keeps 422."""
+    return 400 if status == 422 else status
 
 
 def _clean_error(err: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,84 +1,85 @@
-"""The single place where routes hand work to the engine.
+"""The one prediction use case: resolve -> decode -> execute, shared by every entrance.
 
-Predictions go through the dynamic batcher (concurrent requests for one version and method
-share a solve, each keeping its own settings); trajectories run on the batcher's solver thread,
-so a worker process never has more than two solves (one on the event loop, one on that thread)
-competing for the cores. Every solve is
-recorded in the metrics and the request's log record here, once. A request not answered within
-``timeout_s`` (queue wait and solve) is answered 504, and its solve is stopped if nobody else
-shares it (a solve small enough to run on the event loop, see the batcher, is bounded by its
-step budget instead).
+``/v1`` predict and trajectory (the FastAPI routes and the predict fast path) and ``/v2 infer``
+differ only in how a body becomes engine inputs and how the answer is written back. Everything
+between (which version answers, how it is labelled for metrics and logs, the solver settings and
+their bounds, the time points and the answer's size limit, the executor call) happens here, once
+and in one order, so the three entrances cannot drift apart.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
+from starlette.types import Scope
 
+from service.codec import (
+    check_trajectory_size,
+    decode_inputs,
+    decode_solver,
+    decode_times,
+    encode_prediction,
+)
+from service.deps import Runtime
 from service.engine import Prediction, SolverConfig, Trajectory
-from service.engine.batcher import DynamicBatcher
-
-from .errors import DeadlineExceeded
-from .loading import LoadedVersion
-from .metrics import Metrics
-from .request_log import note_nfe
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from service.lifecycle.loading import LoadedVersion
+from service.schemas import PredictRequest, SolverRequest, TrajectoryRequest
+from service.telemetry.labels import label_served
 
 
-class Executor:
-    """Runs a loaded version's solves off the event loop, batched where possible."""
+@dataclass(frozen=True)
+class Question:
+    """A request in engine terms, decoded against the version that answers it."""
 
-    def __init__(self, batcher: DynamicBatcher, metrics: Metrics, timeout_s: float = 30.0) -> None:
-        self.batcher, self.metrics, self.timeout_s = batcher, metrics, timeout_s
-
-    async def predict(self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig) -> Prediction:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                answer = await self.batcher.predict(loaded.runner, inputs, cfg)
-        except TimeoutError:
-            raise self._late() from None
-        self._observe(loaded, cfg, answer.prediction, answer.queue_wait_s, answer.batch_size)
-        return answer.prediction
-
-    async def trajectory(self, loaded: LoadedVersion, inputs: np.ndarray, times: np.ndarray,
-                         cfg: SolverConfig) -> Trajectory:
-        queued = time.perf_counter()
-        solve = functools.partial(_timed(loaded.runner.trajectory), inputs, times, cfg)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                started, traj = await self.batcher.run(solve, len(inputs))
-        except TimeoutError:
-            raise self._late() from None
-        self._observe(loaded, cfg, traj.final, started - queued, len(inputs))
-        return traj
-
-    def _observe(self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float,
-                 batch_size: int) -> None:
-        self.metrics.observe_solve(loaded.name, str(loaded.version), cfg.method, pred.nfe, pred.accepted,
-                                   pred.rejected, [wait_s], batch_size=batch_size)
-        note_nfe(pred.nfe)
-
-    def _late(self) -> DeadlineExceeded:
-        # (asyncio.timeout inline in each caller: an async context manager around it costs more
-        # than the deadline itself on the predict hot path)
-        return DeadlineExceeded(
-            f"not answered within this server's request timeout of {self.timeout_s:g} s; send fewer "
-            "inputs, loosen the tolerances (rtol/atol) or lower max_steps, or retry later if the "
-            "server is busy", {"request_timeout_s": self.timeout_s})
-
-    def close(self) -> None:
-        self.batcher.close()
+    inputs: np.ndarray
+    """float64 [B, *input shape]."""
+    solver: SolverRequest | None
+    """The request's solver overrides (None: the model's defaults)."""
+    times: TrajectoryRequest | None
+    """Trajectories only: the requested ``times`` or ``num_points``; None asks for a prediction."""
 
 
-def _timed(fn: Callable[P, R]) -> Callable[P, tuple[float, R]]:
-    """Wrap ``fn`` to also return when it started (queue wait = start - enqueue)."""
-    def run(*args: P.args, **kwargs: P.kwargs) -> tuple[float, R]:
-        return time.perf_counter(), fn(*args, **kwargs)
-    return run
+Q = TypeVar("Q", bound=Question)
+
+
+@dataclass(frozen=True)
+class Answer(Generic[Q]):
+    """What the engine answered, to which question, with the version and solver settings it used."""
+
+    question: Q
+    loaded: LoadedVersion
+    solver: SolverConfig
+    prediction: Prediction
+    """The end state's classes (a trajectory's last point, for trajectories)."""
+    trajectory: Trajectory | None = None
+
+
+async def answer(rt: Runtime, scope: Scope, name: str, ref: str | None,
+                 decode: Callable[[LoadedVersion], Q]) -> Answer[Q]:
+    """Resolve ``name``/``ref`` (None: ``latest``), decode the request against it, and solve.
+
+    ``decode`` runs once the version is known (its input shape, its default solver); an entrance
+    may return a subclass of :class:`Question` that keeps what it needs to encode the answer.
+    """
+    loaded = rt.registry.resolve(name, ref)
+    label_served(scope, loaded.name, str(loaded.version))
+    question = decode(loaded)
+    cfg = decode_solver(question.solver, loaded.manifest, rt.settings)
+    if question.times is None:
+        return Answer(question, loaded, cfg, await rt.executor.predict(loaded, question.inputs, cfg))
+    times = decode_times(question.times, loaded.manifest, rt.settings)
+    check_trajectory_size(question.inputs, times, loaded.manifest, rt.settings)
+    traj = await rt.executor.trajectory(loaded, question.inputs, times, cfg)
+    return Answer(question, loaded, cfg, traj.final, traj)
+
+
+async def predict_json(rt: Runtime, scope: Scope, name: str, ref: str | None, body: PredictRequest) -> str:
+    """``/v1`` predict's answer as JSON: the FastAPI route and the predict fast path both send it."""
+    def decode(loaded: LoadedVersion) -> Question:
+        return Question(decode_inputs(body.inputs, loaded.manifest, rt.settings), body.solver, None)
+
+    done = await answer(rt, scope, name, ref, decode)
+    return encode_prediction(done.loaded, done.prediction, done.solver).model_dump_json()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from models_store import Manifest
 
 from .codec import solver_settings
-from .loading import LoadedVersion, VersionState
-from .registry import Changes, ModelState
+from service.lifecycle.loading import LoadedVersion, VersionState
+from service.lifecycle.registry import Changes, ModelState
 from .schemas import (
     FailureInfo,
     GoldenBaseline,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from models_store import IntegrityError, Manifest, ModelStore, load_golden, load_network
+from models_store import IntegrityError, Manifest, ModelStore, VersionNotFound, load_golden, load_network
 
 from .config import TrainConfig
 from .demo import build_demo
@@ -99,9 +100,17 @@ def verify_version(store: ModelStore, name: str, version: int) -> Manifest:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Leftovers of publishes that died are reported (on stderr) but fail nothing: the versions are
+    intact and the next publish removes them. A model with no complete version fails."""
     store = ModelStore(args.store)
+    leftovers = ", ".join(p.name for p in store.leftovers(args.name))
+    note = f"publishes that died left {leftovers} (the next publish removes them)" if leftovers else ""
+    if not store.versions(args.name):
+        raise VersionNotFound(f"model {args.name!r} has no complete version" + (f"; {note}" if note else ""))
     versions = store.versions(args.name) if args.all else [store.resolve(args.name, args.version)]
     for version in versions:
         verify_version(store, args.name, version)
         print(f"ok {args.name}/{version}")
+    if note:
+        print(f"warning: {args.name}: {note}", file=sys.stderr)
     return 0

@@ -1,28 +1,30 @@
 """Solving a classifier's ODE with torchdiffeq, counting function evaluations (NFE).
 
-The method names are data: torchdiffeq's adaptive and fixed-grid solvers, listed once here (a
-test checks the lists against torchdiffeq's own registry). Left out: ``scipy_solver``, which
-needs a nested options dict no one-line CLI option could describe, and ``explicit_adams``,
-which in torchdiffeq 0.2.5 returns wrong answers for some step sizes (dz/dt = -z with step
-0.01 ends at exp(-0.31) instead of exp(-1)).
+The methods are the catalogue's (``models_store.methods``): training accepts exactly the ones the
+service serves, so a model trained with a method can be served with it, and refuses the others
+for the catalogue's reasons (``explicit_adams`` gives wrong answers in torchdiffeq 0.2.5;
+``scipy_solver`` needs options no CLI flag can give and no step limit bounds it).
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
-from models_store import SolverDefaults
+from models_store import METHODS as CATALOGUE
+from models_store import SERVED_METHODS, SolverDefaults
 
-AdaptiveMethod = Literal["dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"]
-FixedGridMethod = Literal["euler", "midpoint", "heun2", "heun3", "rk4", "implicit_adams", "fixed_adams"]
-Method = Literal[AdaptiveMethod, FixedGridMethod]
-ADAPTIVE_METHODS: tuple[str, ...] = get_args(AdaptiveMethod)
-FIXED_GRID_METHODS: tuple[str, ...] = get_args(FixedGridMethod)
-METHODS: tuple[str, ...] = ADAPTIVE_METHODS + FIXED_GRID_METHODS
+METHODS: tuple[str, ...] = SERVED_METHODS
+"""The methods training accepts: the service's, by construction."""
+ADAPTIVE_METHODS: tuple[str, ...] = tuple(m for m in METHODS if CATALOGUE[m].adaptive)
+FIXED_GRID_METHODS: tuple[str, ...] = tuple(m for m in METHODS if not CATALOGUE[m].adaptive)
+if TYPE_CHECKING:
+    Method = str
+else:  # built from the catalogue: pydantic validates it and the CLI lists it as --method's choices
+    Method = Literal[SERVED_METHODS]
 
 
 class CountingField(nn.Module):
@@ -63,9 +65,10 @@ def integrate(
 ) -> torch.Tensor:
     """z(T) from z(0) = ``z0``; the adjoint method trades compute for O(1) memory in backward."""
     times = torch.tensor(interval, dtype=z0.dtype, device=z0.device)
-    options = {"step_size": solver.step_size} if solver.method in FIXED_GRID_METHODS else None
+    method = CATALOGUE[solver.method]
+    options = None if method.adaptive else {"step_size": solver.step_size}
     solve = odeint_adjoint if adjoint else odeint
     states = solve(
-        field, z0, times, method=solver.method, rtol=solver.rtol, atol=solver.atol, options=options
+        field, z0, times, method=method.torchdiffeq, rtol=solver.rtol, atol=solver.atol, options=options
     )
     return states[-1]

@@ -48,7 +48,8 @@ def _number(text: str, path: Path, column: str, line: int) -> float:
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark that would stick to the first name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = [row for row in csv.reader(fh) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc

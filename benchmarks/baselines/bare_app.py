@@ -1,6 +1,6 @@
 """The bare solve: uvicorn, a raw ASGI callable and odeserve's ONNX Runtime solve, nothing else.
 
-    BENCH_STORE=models_store/store python -m uvicorn benchmarks.baselines.bare_app:create_app --factory
+    BENCH_STORE=models_store/demo python -m uvicorn benchmarks.baselines.bare_app:create_app --factory
 
 No framework, no validation beyond parsing the JSON, no batching, no metrics, no logs, no errors
 worded: the fastest any server can answer this predict on this machine with this solve, so the
@@ -21,9 +21,9 @@ import numpy as np
 from starlette.types import Receive, Scope, Send
 
 from models_store import DEFAULT_STORE_ROOT
-from service.body_limit import read_body
+from service.http.body_limit import read_body
 from service.engine import ModelRunner, SolverConfig
-from service.engine.config import SampleSettings
+from service.engine import SampleSettings
 
 from ..solver_core import load_version
 

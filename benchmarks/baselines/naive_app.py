@@ -1,6 +1,6 @@
 """The naive baseline: what a user writes by hand with FastAPI and torchdiffeq.
 
-    BENCH_STORE=models_store/store python -m uvicorn benchmarks.baselines.naive_app:create_app --factory
+    BENCH_STORE=models_store/demo python -m uvicorn benchmarks.baselines.naive_app:create_app --factory
 
 It loads the model the honest way (``models_store.load_network`` on the ``latest`` version, float32
 as trained) and runs one ``torchdiffeq.odeint`` per request with the manifest's default solver

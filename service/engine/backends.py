@@ -20,10 +20,10 @@ from google.protobuf.message import DecodeError
 from .cancel import CancelToken, Cancelled
 from .config import SampleSettings
 from .integrate import Solution
-from .onnx_solver import OUTPUTS, PROBABILITIES, FieldConversionError, Head, build_solver
+from .onnx import OUTPUTS, PROBABILITIES, FieldConversionError, Head, build_solver
 from .rk import Field
 from .solve import solve_samples
-from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
+from .tableaus import TABLEAUS
 
 BackendName = Literal["auto", "torch", "onnxruntime"]
 _PARITY_TOL = 1e-9
@@ -97,7 +97,7 @@ class OnnxRuntimeBackend(Backend):
             return session
         with self._lock:
             if key not in self._sessions:
-                tab = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS[method]
+                tab = TABLEAUS[method]
                 graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets,
                                      head=self.head)
                 options = ort.SessionOptions()
@@ -118,7 +118,7 @@ class OnnxRuntimeBackend(Backend):
 
     @staticmethod
     def _in_graph(method: str, samples: int) -> bool:
-        native = method in ADAPTIVE_TABLEAUS or method in FIXED_TABLEAUS
+        native = method in TABLEAUS  # the ONNX graph runs tableaus only
         return native and samples <= ORT_MAX_BATCH
 
     def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,

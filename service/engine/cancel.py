@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import torch
 
-from .errors import EngineError
+from .exceptions import EngineError
 from .rk import Field
 
 

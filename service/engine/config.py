@@ -1,4 +1,4 @@
-"""Resolved solver settings and the method catalogue."""
+"""Resolved solver settings, and which methods the engine serves (from the method catalogue)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from models_store import SolverDefaults
+from models_store import METHODS, SERVED_METHODS, SolverDefaults
 
-from .errors import UnknownMethod
-from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
+from .exceptions import RefusedMethod, UnknownMethod
+from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS, TABLEAUS
 
-TORCHDIFFEQ_METHODS = (
-    "dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "heun2", "heun3",
-    "rk4", "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver",
-)
 NATIVE_ADAPTIVE = tuple(ADAPTIVE_TABLEAUS)
 NATIVE_FIXED = tuple(FIXED_TABLEAUS)
-ALL_METHODS = tuple(dict.fromkeys((*NATIVE_ADAPTIVE, *NATIVE_FIXED, *TORCHDIFFEQ_METHODS)))
+ALL_METHODS = tuple(dict.fromkeys((*NATIVE_ADAPTIVE, *NATIVE_FIXED, *SERVED_METHODS)))
+"""Every method a request may name: the catalogue's served ones, native first (as errors list them)."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +30,11 @@ class SolverConfig:
     max_steps: int
 
     def __post_init__(self) -> None:
-        if self.method not in ALL_METHODS:
+        method = METHODS.get(self.method)
+        if method is None:
             raise UnknownMethod(self.method, ALL_METHODS)
+        if not method.served:
+            raise RefusedMethod(method)
 
     @classmethod
     def resolve(cls, defaults: SolverDefaults, overrides: dict[str, Any] | None = None) -> SolverConfig:
@@ -45,12 +45,18 @@ class SolverConfig:
 
     @property
     def native(self) -> bool:
-        """True when our own per-sample solver runs it (batch-invariant)."""
-        return self.method in NATIVE_ADAPTIVE or self.method in NATIVE_FIXED
+        """True when our own per-sample solver runs it (batch-invariant): it has a tableau."""
+        return self.method in TABLEAUS
 
     @property
     def adaptive(self) -> bool:
-        return self.method in NATIVE_ADAPTIVE
+        """Steps chosen by the tolerances (the catalogue's grid), whichever solver runs it."""
+        return METHODS[self.method].adaptive
+
+    @property
+    def fixed_grid(self) -> bool:
+        """Steps of ``step_size``: the grid alone says how many steps the solve takes."""
+        return not self.adaptive
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "rtol": self.rtol, "atol": self.atol,

@@ -28,8 +28,8 @@ class Solution:
     final: np.ndarray  # [B, D] float64 state at t1
     outputs: np.ndarray | None  # [T, B, D] states at the requested times
     nfe: np.ndarray  # [B] int64 function evaluations
-    accepted: np.ndarray  # [B] int64 accepted steps
-    rejected: np.ndarray  # [B] int64 rejected steps
+    accepted: np.ndarray | None  # [B] int64 accepted steps; None: unknown (torchdiffeq does not say)
+    rejected: np.ndarray | None  # [B] int64 rejected steps; None: unknown, as accepted
     failed: np.ndarray  # [B] bool, True where max_steps ran out before t1
     probabilities: np.ndarray | None = None  # [B, C] at t1, when the backend also applied the head
 

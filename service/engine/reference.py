@@ -1,7 +1,9 @@
 """Methods we do not run natively go through torchdiffeq, batched as it is.
 
 torchdiffeq takes one step size for the whole batch, so these answers are not batch-invariant
-and every sample reports the batch's NFE; the answer says so (``batch_invariant: false``).
+and every sample reports the batch's NFE; the answer says so (``batch_invariant: false``). It does
+not report its accepted and rejected steps either, so those are None (unknown), never a 0 that
+would read as "no steps".
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ import numpy as np
 import torch
 import torchdiffeq
 
-from .errors import StepLimitExceeded
+from models_store import METHODS
+
+from .exceptions import StepLimitExceeded
 from .integrate import Solution
 from .rk import Field
-
-FIXED_GRID = frozenset({"euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams",
-                        "fixed_adams"})
-_NO_STEP_LIMIT = frozenset({"scipy_solver"})
 
 
 class _Counted(torch.nn.Module):
@@ -37,14 +37,16 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
     """Solve the whole batch with torchdiffeq.odeint and report it in the engine's terms."""
     inner = times[(times > t0) & (times < t1)] if times is not None else torch.empty(0, dtype=y0.dtype)
     grid = torch.cat([torch.tensor([t0], dtype=y0.dtype), inner, torch.tensor([t1], dtype=y0.dtype)])
+    entry = METHODS[method]
     options: dict[str, object] = {}
-    if method in FIXED_GRID:
+    if not entry.adaptive:
         options["step_size"] = step_size
-    elif method not in _NO_STEP_LIMIT:
+    elif entry.step_limit:
         options["max_num_steps"] = max_steps
     counted = _Counted(field)
     try:
-        states = torchdiffeq.odeint(counted, y0, grid, rtol=rtol, atol=atol, method=method, options=options)
+        states = torchdiffeq.odeint(counted, y0, grid, rtol=rtol, atol=atol, method=entry.torchdiffeq,
+                                     options=options)
     except AssertionError as exc:
         if "max_num_steps" in str(exc):
             raise StepLimitExceeded(range(y0.shape[0]), max_steps) from exc
@@ -54,8 +56,7 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
     if times is not None:
         index = torch.searchsorted(grid, times)
         outputs = states[index]
-    zeros = np.zeros(batch, dtype=np.int64)
     states = states.detach()
     return Solution(final=states[-1].numpy(), outputs=None if outputs is None else outputs.detach().numpy(),
-                    nfe=np.full(batch, counted.nfe, dtype=np.int64), accepted=zeros, rejected=zeros.copy(),
+                    nfe=np.full(batch, counted.nfe, dtype=np.int64), accepted=None, rejected=None,
                     failed=np.zeros(batch, dtype=bool))

@@ -14,7 +14,7 @@ from .backends import Backend, BackendName, TorchBackend, select_backend
 from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .integrate import Solution
-from .onnx_solver import Head
+from .onnx import Head
 from .solve import check_budget, raise_failures, solve
 
 _PROBE_SAMPLES = 16
@@ -27,8 +27,8 @@ class Prediction:
     labels: list[int]
     probabilities: np.ndarray  # [B, C]
     nfe: list[int]
-    accepted: list[int]
-    rejected: list[int]
+    accepted: list[int] | None  # None: unknown (a method run through torchdiffeq, which does not say)
+    rejected: list[int] | None
     batch_invariant: bool
 
     @classmethod
@@ -42,12 +42,15 @@ class Prediction:
         """The answers of consecutive groups of ``sizes`` rows (one per request) of a solved batch;
         the per-sample figures become Python lists once per batch, not once per request (hot path)."""
         labels = probabilities.argmax(axis=1).tolist()
-        nfe, accepted, rejected = sol.nfe.tolist(), sol.accepted.tolist(), sol.rejected.tolist()
+        nfe = sol.nfe.tolist()
+        accepted = None if sol.accepted is None else sol.accepted.tolist()
+        rejected = None if sol.rejected is None else sol.rejected.tolist()
         answers, start = [], 0
         for n in sizes:
             end = start + n
             answers.append(cls(labels=labels[start:end], probabilities=probabilities[start:end], nfe=nfe[start:end],
-                               accepted=accepted[start:end], rejected=rejected[start:end],
+                               accepted=None if accepted is None else accepted[start:end],
+                               rejected=None if rejected is None else rejected[start:end],
                                batch_invariant=batch_invariant))
             start = end
         return answers

@@ -9,11 +9,11 @@ import torch
 
 from .cancel import CancelToken, checked
 from .config import SampleSettings, SolverConfig
-from .errors import StepLimitExceeded
+from .exceptions import StepLimitExceeded
 from .integrate import Solution, integrate
-from .reference import FIXED_GRID, solve_reference
+from .reference import solve_reference
 from .rk import Field
-from .tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
+from .tableaus import TABLEAUS
 
 
 def fixed_steps_needed(config: SolverConfig, t0: float, t1: float) -> int:
@@ -22,8 +22,12 @@ def fixed_steps_needed(config: SolverConfig, t0: float, t1: float) -> int:
 
 
 def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int) -> None:
-    """Refuse a fixed-grid request whose grid alone exceeds ``max_steps``, before any work."""
-    if config.method in FIXED_GRID and fixed_steps_needed(config, *interval) > config.max_steps:
+    """Refuse a fixed-grid request whose grid alone exceeds ``max_steps``, before any work.
+
+    Fixed grid is the catalogue's word, native or not: a native fixed-step tableau would otherwise
+    take ``max_steps`` steps and fail, after the work, what this refuses before it.
+    """
+    if config.fixed_grid and fixed_steps_needed(config, *interval) > config.max_steps:
         raise StepLimitExceeded(range(batch), config.max_steps, fixed_grid=True)
 
 
@@ -40,7 +44,7 @@ def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float],
     field = checked(field, cancel)
     if times is not None and (bool((times < t0).any()) or bool((times > t1).any())):
         raise ValueError("times must lie inside the integration interval")
-    tableau = ADAPTIVE_TABLEAUS.get(method) or FIXED_TABLEAUS.get(method)
+    tableau = TABLEAUS.get(method)
     if tableau is None:
         first = lambda v: v[0].item()  # noqa: E731
         return solve_reference(field, method, y0, t0, t1, rtol=first(settings.rtol), atol=first(settings.atol),

@@ -7,12 +7,21 @@ coefficient fails at import instead of giving quietly wrong answers.
 Coefficients follow the same conventions as torchdiffeq (our training solver and reference):
 the embedded error estimates and dense-output midpoints are the ones it uses, so NFE figures
 are comparable between the two.
+
+Which methods exist, and whether they are served, is the method catalogue's
+(``models_store.methods``); which of them we run natively is this module's: a method is native
+when it has a tableau here. Adding one is one entry in :data:`TABLEAUS`, checked at import
+against the catalogue (a served method of that name, the same grid and order), so a tableau for
+an unknown or refused method, or one that disagrees with what training runs, fails loudly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction as F
+
+from models_store import METHODS, SolverMethod
 
 
 _TOL = 1e-12
@@ -144,5 +153,38 @@ RK4 = ButcherTableau(
     b=_f(F(1, 8), F(3, 8), F(3, 8), F(1, 8)),
 )
 
-ADAPTIVE_TABLEAUS: dict[str, ButcherTableau] = {t.name: t for t in (DOPRI5, BOSH3, FEHLBERG2, ADAPTIVE_HEUN)}
-FIXED_TABLEAUS: dict[str, ButcherTableau] = {t.name: t for t in (EULER, MIDPOINT, HEUN2, HEUN3, RK4)}
+
+
+def check_against_catalogue(tableaus: tuple[ButcherTableau, ...],
+                            catalogue: Mapping[str, SolverMethod] = METHODS) -> dict[str, ButcherTableau]:
+    """The tableaus by name, each checked against the method catalogue.
+
+    A tableau stands in for the torchdiffeq method of its name (training solved with that one),
+    so it must be a served method, step on the same grid (an error estimate exactly when the
+    method is adaptive) and have the same order (the controller's exponent and the starting step
+    depend on it). Raises ValueError naming the first that does not fit.
+    """
+    by_name: dict[str, ButcherTableau] = {}
+    for tab in tableaus:
+        method = catalogue.get(tab.name)
+        if method is None:
+            raise ValueError(f"tableau {tab.name!r}: no such method in the catalogue (models_store.methods)")
+        if not method.served:
+            raise ValueError(f"tableau {tab.name!r}: the catalogue refuses this method ({method.refused})")
+        if tab.adaptive != method.adaptive:
+            raise ValueError(f"tableau {tab.name!r}: {'adaptive' if tab.adaptive else 'fixed'} grid, "
+                             f"the catalogue says {method.grid}")
+        if tab.order != method.order:
+            raise ValueError(f"tableau {tab.name!r}: order {tab.order}, the catalogue says {method.order}")
+        if tab.name in by_name:
+            raise ValueError(f"tableau {tab.name!r} is listed twice")
+        by_name[tab.name] = tab
+    return by_name
+
+
+TABLEAUS: dict[str, ButcherTableau] = check_against_catalogue(
+    (DOPRI5, BOSH3, FEHLBERG2, ADAPTIVE_HEUN, EULER, MIDPOINT, HEUN2, HEUN3, RK4)
+)
+"""The methods we run natively; everything else served goes to torchdiffeq (reference.py)."""
+ADAPTIVE_TABLEAUS: dict[str, ButcherTableau] = {n: t for n, t in TABLEAUS.items() if t.adaptive}
+FIXED_TABLEAUS: dict[str, ButcherTableau] = {n: t for n, t in TABLEAUS.items() if not t.adaptive}

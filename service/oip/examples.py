@@ -55,17 +55,19 @@ INFER_RESPONSE: dict[str, Any] = {
     ],
 }
 ERRORS: dict[int, tuple[str, str]] = {
-    400: ("the body's binary framing is wrong",
-          "input 'input' declares binary_data_size 16 but only 8 bytes follow the JSON header"),
+    400: ("the request cannot be served: it does not fit the protocol, the model or the server's limits, "
+          "or its binary framing is wrong (/v1 answers the first three with 422)",
+          "body.parameters.rtol: Input should be less than 1"),
     401: ("no API key sent", "this endpoint needs an API key in the X-API-Key header"),
     403: ("wrong API key", "the API key is not valid"),
     404: ("unknown model, version or alias",
           "model 'moons' not found; known models: circles-anode, moons-node"),
     413: ("body over the server's limit",
           "the request body is larger than this server's limit of 8388608 bytes"),
-    422: ("the request does not fit the protocol, the model or the server's limits",
-          "body.parameters.rtol: Input should be less than 1"),
     503: ("the version failed to load (the message says why)",
           "moons-node/2 is not served: weights.safetensors does not match its sha256 in the manifest"),
 }
-"""Status -> (when, an example message); v2 errors are ``{"error": message}``."""
+"""Status -> (when, an example message); v2 errors are ``{"error": message}``. No 422: under /v2 every
+client error /v1 answers with 422 is a 400 (:func:`service.errors.oip_status`)."""
+OTHER_CLIENT_ERROR: tuple[str, str] = ("another client error, e.g. 405 (a method the path does not take)",
+                                       "GET is not allowed on /v2/models/moons-node/infer")

@@ -9,7 +9,7 @@ import numpy as np
 from starlette.responses import Response
 
 from service.engine import Prediction, SolverConfig, Trajectory
-from service.loading import LoadedVersion
+from service.lifecycle.loading import LoadedVersion
 
 from .datatypes import DTYPES, to_bytes
 from .framing import framed_response
@@ -24,7 +24,13 @@ class Tensor:
 
 
 def prediction_tensors(pred: Prediction, classes: Sequence[str], float_type: str) -> dict[str, Tensor]:
-    """probabilities in the input's float type (the caller's precision), labels by name and index, NFE."""
+    """probabilities in the input's float type (the caller's precision), labels by name and index, NFE.
+
+    No accepted/rejected step tensors: methods run through torchdiffeq do not report them, and an
+    INT64 tensor has no null. A -1 would be summed by the unwary, and an output the model metadata
+    declares but an answer sometimes leaves out breaks Triton clients that ask for it by name; v1
+    answers carry them (null when unknown).
+    """
     labels = np.asarray(pred.labels, dtype=np.int64)
     tensors = (
         Tensor("probabilities", float_type, np.asarray(pred.probabilities, dtype=DTYPES[float_type])),

@@ -1,5 +1,12 @@
 """The protocol's JSON objects. Requests are strict (``extra="forbid"``: an option this server does not
-implement, e.g. shared memory or sequences, is refused rather than ignored); responses are built here.
+implement, e.g. shared memory or sequences, is refused rather than ignored, and so is a misspelt field);
+responses are built here.
+
+Real clients also write fields the protocol does not list: KServe's ``InferenceRESTClient`` puts
+``model_name`` in every request body, and clients that echo a response's shape add ``model_version``.
+:data:`CLIENT_FIELDS` names them; they are read and ignored (the URL says which model and version
+answer, as in Triton and KServe), so they cannot change an answer. Any other field is still refused,
+with a 400 that names it.
 
 Solver settings travel in the request's ``parameters`` and are validated by /v1's own
 :class:`~service.schemas.SolverRequest`, which :class:`InferParameters` extends.
@@ -17,6 +24,8 @@ from service.schemas.requests import FiniteFloat
 from . import examples
 
 INPUT_NAME = "input"
+CLIENT_FIELDS = ("model_name", "model_version")
+"""Top-level request fields real clients send that the protocol does not list; accepted, and ignored."""
 TRAJECTORY_OUTPUTS = ("trajectory", "times")
 OutputName = Literal["probabilities", "label", "label_index", "nfe", "trajectory", "times"]
 Count = Annotated[int, Field(strict=True, ge=0)]
@@ -109,6 +118,9 @@ class InferRequest(_In):
     parameters: InferParameters = Field(default_factory=InferParameters)
     inputs: list[RequestInput] = Field(min_length=1, max_length=1, description="one tensor named 'input'")
     outputs: list[RequestOutput] | None = Field(default=None, description="default: every output")
+    model_name: str | None = Field(default=None, description="ignored: the URL names the model (KServe's "
+                                   "Python client sends it)")
+    model_version: str | None = Field(default=None, description="ignored: the URL names the version")
 
     @field_validator("parameters", mode="before")
     @classmethod

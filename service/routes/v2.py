@@ -2,20 +2,22 @@
 
 Probes and server metadata are open, like /healthz; model endpoints need the API key when the
 server sets one. Versions are numbers or aliases, as in /v1. Errors under /v2 are the protocol's
-``{"error": message}`` (:func:`service.errors.error_response` chooses the shape by path).
+``{"error": message}``, and a request that cannot be served is a 400 where /v1 says 422
+(:func:`service.errors.error_response` chooses the shape and the status by path).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from service import oip
-from service.codec import check_trajectory_size, decode_solver, decode_times
 from service.deps import Runtime, RuntimeDep, require_api_key
-from service.metrics import label_served
+from service.inference import Question, answer
+from service.lifecycle.loading import LoadedVersion
 from service.oip import ModelMetadata, ModelReady, ServerLive, ServerMetadata, ServerReady, examples
 from service.oip.openapi import errors, infer_answer, infer_body
 
@@ -25,13 +27,13 @@ from .models import ModelName, VersionRef
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 _MODEL: dict[str, Any] = {"dependencies": [Depends(require_api_key)]}
-_MODEL_ERRORS = errors(401, 403, 404, 422, 503)
+_MODEL_ERRORS = errors(400, 401, 403, 404, 503)
 _METADATA_DOC = {**_MODEL, "response_model": ModelMetadata,
                  "responses": {**ok(ModelMetadata, examples.MODEL_METADATA), **_MODEL_ERRORS}}
 _READY_DOC = {**_MODEL, "response_model": ModelReady,
               "responses": {**ok(ModelReady, examples.MODEL_READY), **_MODEL_ERRORS}}
 _INFER_DOC = {**_MODEL, "response_model": None, "openapi_extra": infer_body(),
-              "responses": {**infer_answer(), **errors(400, 401, 403, 404, 413, 422, 503)}}
+              "responses": {**infer_answer(), **errors(400, 401, 403, 404, 413, 503)}}
 
 
 @router.get("", operation_id="v2_server_metadata", response_model=ServerMetadata,
@@ -101,19 +103,26 @@ def _ready(rt: Runtime, name: str, ref: str | None) -> ModelReady:
     return ModelReady(name=name, version=str(rt.registry.resolve(name, ref).version), ready=True)
 
 
+@dataclass(frozen=True)
+class _Infer(Question):
+    body: oip.InferRequest
+    """The parsed request: which outputs it asked for, and in which datatype and framing."""
+
+
 async def _infer(rt: Runtime, request: Request, name: str, ref: str | None) -> Response:
-    loaded = rt.registry.resolve(name, ref)
-    label_served(request.scope, loaded.name, str(loaded.version))
-    body, raw = oip.parse_request(await request.body(), request.headers, rt.settings.max_body_bytes)
-    inputs = oip.decode_input(body.inputs[0], raw[0], loaded.manifest, rt.settings)
-    cfg = decode_solver(body.parameters.solver(), loaded.manifest, rt.settings)
-    classes, float_type = loaded.manifest.classes, body.inputs[0].datatype
-    if not body.wants_trajectory:
-        pred = await rt.executor.predict(loaded, inputs, cfg)
-        tensors = oip.prediction_tensors(pred, classes, float_type)
-        return oip.encode_response(body, loaded, tensors, cfg, pred.batch_invariant)
-    times = decode_times(body.parameters.time_points(), loaded.manifest, rt.settings)
-    check_trajectory_size(inputs, times, loaded.manifest, rt.settings)
-    traj = await rt.executor.trajectory(loaded, inputs, times, cfg)
-    tensors = oip.trajectory_tensors(traj, classes, float_type)
-    return oip.encode_response(body, loaded, tensors, cfg, traj.final.batch_invariant)
+    payload, headers = await request.body(), request.headers
+
+    def decode(loaded: LoadedVersion) -> _Infer:
+        body, raw = oip.parse_request(payload, headers, rt.settings.max_body_bytes)
+        inputs = oip.decode_input(body.inputs[0], raw[0], loaded.manifest, rt.settings)
+        times = body.parameters.time_points() if body.wants_trajectory else None
+        return _Infer(inputs, body.parameters.solver(), times, body)
+
+    done = await answer(rt, request.scope, name, ref, decode)
+    body = done.question.body
+    classes, float_type = done.loaded.manifest.classes, body.inputs[0].datatype
+    if done.trajectory is None:
+        tensors = oip.prediction_tensors(done.prediction, classes, float_type)
+    else:
+        tensors = oip.trajectory_tensors(done.trajectory, classes, float_type)
+    return oip.encode_response(body, done.loaded, tensors, done.solver, done.prediction.batch_invariant)

@@ -28,6 +28,13 @@ class ErrorBody(_Out):
     error: ErrorInfo
 
 
+_STEPS_UNKNOWN = ("; null when unknown: methods run through torchdiffeq (batch_invariant false) do not "
+                  "report their steps")
+StepCounts = list[int] | None
+"""Per-input step counts, or None (JSON null) where the solver does not report them: a 0 would
+read as "no steps"."""
+
+
 class SolverSettings(_Out):
     """The solver settings a call actually ran with (model defaults plus the request's overrides)."""
 
@@ -46,8 +53,8 @@ class PredictResponse(_Out):
     predictions: list[str] = Field(description="class label of each input")
     probabilities: list[list[float]] = Field(description="[inputs][classes], in the model's class order")
     nfe: list[int] = Field(description="function evaluations spent on each input")
-    accepted_steps: list[int]
-    rejected_steps: list[int]
+    accepted_steps: StepCounts = Field(description="accepted solver steps of each input" + _STEPS_UNKNOWN)
+    rejected_steps: StepCounts = Field(description="rejected solver steps of each input" + _STEPS_UNKNOWN)
     solver: SolverSettings
     batch_invariant: bool = Field(description="true when each answer is independent of its batchmates")
 
@@ -63,8 +70,8 @@ class TrajectoryResponse(_Out):
     predictions: list[str] = Field(description="class label of each input at the end of the interval")
     final_probabilities: list[list[float]]
     nfe: list[int]
-    accepted_steps: list[int]
-    rejected_steps: list[int]
+    accepted_steps: StepCounts = Field(description="accepted solver steps of each input" + _STEPS_UNKNOWN)
+    rejected_steps: StepCounts = Field(description="rejected solver steps of each input" + _STEPS_UNKNOWN)
     solver: SolverSettings
     batch_invariant: bool
 

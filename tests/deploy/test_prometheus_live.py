@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import Prometheus, dashboard_queries
 
-from service.metrics import ServedVersion, Metrics
+from service.telemetry.metrics import ServedVersion, Metrics
 
 HARD = ServedVersion("moons", "1", "node", "dopri5", 26.0)
 EASY = ServedVersion("circles", "1", "anode", "dopri5", 26.0)

@@ -3,6 +3,9 @@
 Also a script: ``python store_fakes.py ROOT NAME MODE BARRIER`` publishes one version from a
 separate process (MODE ``race``: wait at a two-process barrier inside make_manifest; ``hang``:
 say "ready" inside make_manifest, then block until killed) and prints the version it got.
+The MODEs ``before-rename``, ``after-rename`` and ``before-replace`` say "ready" and block at
+that point of the real publish: just before or after the ``os.rename`` of the version folder,
+or just before the ``os.replace`` of aliases.json, so a SIGKILL leaves exactly that state.
 """
 
 from __future__ import annotations
@@ -83,8 +86,27 @@ def _hang(version: int) -> None:
     time.sleep(3600)
 
 
+def _stop_at(mode: str) -> None:
+    """Wrap the one system call the mode names so the publish blocks right there."""
+    call = "rename" if mode.endswith("rename") else "replace"
+    real = getattr(os, call)
+
+    def wrapped(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        target = Path(dst).name
+        ours = target.isdigit() if call == "rename" else target == "aliases.json"
+        if ours and mode != "after-rename":
+            _hang(0)
+        real(src, dst)
+        if ours:
+            _hang(0)
+
+    setattr(os, call, wrapped)
+
+
 def _child(root: str, name: str, mode: str, barrier: str) -> None:
     calls: list[int] = []
+    if mode in ("before-rename", "after-rename", "before-replace"):
+        _stop_at(mode)
 
     def before(version: int) -> None:
         calls.append(version)
@@ -92,7 +114,7 @@ def _child(root: str, name: str, mode: str, barrier: str) -> None:
             return
         if mode == "race":
             _wait_for_both(Path(barrier), version)
-        else:
+        elif mode == "hang":
             _hang(version)
 
     manifest = ModelStore(root).publish(name, version_files(), manifest_factory(name, before))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from models_store import ArchitectureSpec, Golden, InputSpec, Manifest, SolverDefaults
+from models_store import SERVED_METHODS, ArchitectureSpec, Golden, InputSpec, Manifest, SolverDefaults
 
 SPEC = ArchitectureSpec(input_shape=[2], augment_dim=1, num_classes=2)
 GOOD = {
@@ -50,3 +50,19 @@ def test_inconsistent_manifests_are_refused(change):
 def test_golden_lengths_must_agree():
     with pytest.raises(ValidationError):
         Golden(inputs=[[0.0]], labels=[0, 1], probabilities=[[1.0, 0.0]], solver=SolverDefaults())
+
+
+@pytest.mark.parametrize("method, says", [
+    ("rk45", "unknown solver method 'rk45'; served methods: dopri5"),
+    ("explicit_adams", "'explicit_adams' is not served: torchdiffeq 0.2.5 gives wrong answers"),
+    ("scipy_solver", "'scipy_solver' is not served: .* no step limit"),
+])
+def test_a_default_method_the_service_would_not_run_is_refused_with_the_reason(method, says):
+    with pytest.raises(ValidationError, match=says) as caught:
+        Manifest(**{**GOOD, "default_solver": {"method": method}})
+    assert caught.value.errors()[0]["loc"] == ("default_solver", "method")
+
+
+@pytest.mark.parametrize("method", SERVED_METHODS)
+def test_every_served_method_may_be_a_default(method):
+    assert Manifest(**{**GOOD, "default_solver": {"method": method}}).default_solver.method == method

@@ -10,8 +10,9 @@ import httpx
 import pytest
 from fixture_store import DEMO_READY, build_store
 from live_server import live_server
+from tiny_version import export_field, make_version
 
-from models_store import DEFAULT_STORE_ROOT
+from models_store import DEFAULT_STORE_ROOT, Manifest, OdeClassifier
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,19 @@ def demo_api(api: httpx.Client) -> Iterator[httpx.Client]:
         return
     with live_server(DEFAULT_STORE_ROOT) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[OdeClassifier, Manifest]:
+    """A tiny model version (random weights), for engine and batcher tests: no store needed."""
+    return make_version()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny: tuple[OdeClassifier, Manifest]) -> bytes:
+    return export_field(tiny[0])
+
+
+@pytest.fixture(scope="session")
+def other_version() -> tuple[OdeClassifier, Manifest]:
+    return make_version(seed=7)

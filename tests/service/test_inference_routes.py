@@ -6,6 +6,7 @@ import httpx
 import numpy as np
 import pytest
 
+from models_store import METHODS, REFUSED_METHODS
 from service.engine import ALL_METHODS
 
 PREDICT = "/v1/models/{}/predict"
@@ -65,6 +66,15 @@ def test_fixed_step_method_costs_steps_times_stages(api: httpx.Client) -> None:
 def test_fallback_method_says_it_is_not_batch_invariant(api: httpx.Client) -> None:
     body = _post(api, "moons-node", {"inputs": [POINT], "solver": {"method": "dopri8"}}).json()
     assert body["batch_invariant"] is False and body["solver"]["method"] == "dopri8"
+
+
+@pytest.mark.parametrize("endpoint", ["predict", "trajectory"])
+@pytest.mark.parametrize("method", ["dopri8", "fixed_adams"])
+def test_torchdiffeq_answers_say_their_step_counts_are_unknown(api: httpx.Client, endpoint: str,
+                                                               method: str) -> None:
+    body = _post(api, "moons-node", {"inputs": [POINT, POINT], "solver": {"method": method}}, endpoint).json()
+    assert body["accepted_steps"] is None and body["rejected_steps"] is None  # null, not "no steps"
+    assert body["nfe"][0] > 0 and body["batch_invariant"] is False
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
@@ -186,6 +196,15 @@ def test_unknown_method_lists_the_known_ones(api: httpx.Client) -> None:
     err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": {"method": "rk45"}}),
                  422, "unknown_method")
     assert "dopri5" in err["message"] and "rk4" in err["details"]["known"]
+
+
+@pytest.mark.parametrize("method", REFUSED_METHODS)
+def test_a_refused_method_answers_why_and_what_to_use_instead(api: httpx.Client, method: str) -> None:
+    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": {"method": method}}),
+                 422, "unsupported_method")
+    refused = METHODS[method]
+    assert refused.refused is not None and refused.refused in err["message"] and "instead" in err["message"]
+    assert err["details"] == {"method": method, "reason": refused.refused, "instead": list(refused.instead)}
 
 
 def test_max_steps_over_the_cap(api: httpx.Client) -> None:

@@ -90,6 +90,42 @@ def test_bodies_as_kserve_and_mlserver_clients_write_them(api: httpx.Client) -> 
     assert ready.json() == {"name": "moons-node", "version": "1", "ready": True}
 
 
+def test_fields_kserve_clients_add_are_accepted_and_change_nothing(api: httpx.Client) -> None:
+    """KServe's InferenceRESTClient writes model_name into every body (as JSON and as a binary header);
+    the URL decides which model and version answer, whatever those fields say."""
+    body = {"id": "k", "inputs": [tensor(POINTS, [2, 2])], "parameters": {"method": "rk4", "step_size": 0.1}}
+    plain = infer(api, body).json()
+    for extra in ({"model_name": "moons-node"}, {"model_name": "circles-anode", "model_version": "1"}):
+        assert infer(api, {**body, **extra}).json() == plain
+    x = np.asarray(POINTS, dtype="<f4")
+    spec = {"name": "input", "shape": [2, 2], "datatype": "FP32", "parameters": {"binary_data_size": 16}}
+    content, headers = framed({"model_name": "moons-node", "inputs": [spec]}, x.tobytes())
+    r = api.post(INFER.format("moons-node"), content=content, headers=headers)
+    assert r.status_code == 200 and r.json()["model_name"] == "moons-node", r.text
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"model": "moons-node"}, "body.model"),
+    ({"output": [{"name": "nfe"}]}, "body.output"),  # a misspelt field is refused, not ignored
+    ({"sequence_id": 3}, "body.sequence_id"),
+])
+def test_unknown_top_level_fields_are_a_400_naming_them(api: httpx.Client, extra: dict[str, Any],
+                                                        field: str) -> None:
+    r = infer(api, {"inputs": [tensor(POINTS, [2, 2])], **extra})
+    assert r.status_code == 400 and r.json() == {"error": f"{field}: Extra inputs are not permitted"}
+
+
+def test_documented_statuses_are_the_protocols(api: httpx.Client) -> None:
+    """Under /v2 a refused request is documented as 400, never 422; /v1 still documents 422."""
+    paths = api.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for operation in operations.values():
+            codes = set(operation.get("responses", {}))
+            assert not (path.startswith("/v2") and "422" in codes), (path, codes)
+    assert "400" in paths["/v2/models/{name}/infer"]["post"]["responses"]
+    assert "422" in paths["/v1/models/{name}/predict"]["post"]["responses"]
+
+
 @pytest.mark.parametrize("method, url, status", [
     ("POST", INFER.format("nope"), 404),
     ("GET", "/v2/nope", 404),
@@ -129,10 +165,18 @@ def test_v2_errors_are_flat_and_v1_errors_unchanged(api: httpx.Client, method: s
     ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"num_points": 5000}}, "at most 1000"),
     ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"rtol": "1e-3"}}, "body.parameters.rtol"),
 ])
-def test_invalid_requests_are_422_with_a_message(api: httpx.Client, body: dict[str, Any],
+def test_invalid_requests_are_400_with_a_message(api: httpx.Client, body: dict[str, Any],
                                                  message: str) -> None:
+    """400, as Triton and KServe answer a request they cannot serve (/v1 says 422 for the same)."""
     r = infer(api, body)
-    assert r.status_code == 422 and message in r.json()["error"], r.text
+    assert r.status_code == 400 and message in r.json()["error"], r.text
+
+
+def test_v1_keeps_422_for_what_v2_answers_400(api: httpx.Client) -> None:
+    v1 = api.post("/v1/models/moons-node/predict", json={"inputs": [[1.0, 2.0, 3.0]]})
+    assert v1.status_code == 422 and v1.json()["error"]["type"] == "input_shape"
+    v2 = infer(api, {"inputs": [tensor([[1.0, 2.0, 3.0]], [1, 3])]})
+    assert v2.status_code == 400 and v2.json() == {"error": v1.json()["error"]["message"]}
 
 
 @pytest.mark.parametrize("content, header, message", [
@@ -145,7 +189,7 @@ def test_bad_framing_is_a_clear_error(api: httpx.Client, content: bytes, header:
                                       message: str) -> None:
     headers = {"Inference-Header-Content-Length": header} if header else {}
     r = api.post(INFER.format("moons-node"), content=content, headers=headers)
-    assert r.status_code in (400, 422) and message in r.json()["error"], r.text
+    assert r.status_code == 400 and message in r.json()["error"], r.text
 
 
 def test_binary_sizes_must_account_for_every_byte(api: httpx.Client) -> None:
@@ -157,7 +201,7 @@ def test_binary_sizes_must_account_for_every_byte(api: httpx.Client) -> None:
     for (content, headers), message in ((short, "only 8 bytes follow"), (extra, "1 bytes follow"),
                                         (wrong, "has 16 bytes; shape [1, 2] of FP32 needs 8")):
         r = api.post(INFER.format("moons-node"), content=content, headers=headers)
-        assert r.status_code in (400, 422) and message in r.json()["error"], r.text
+        assert r.status_code == 400 and message in r.json()["error"], r.text
     no_length = json.dumps({"inputs": [spec]}).encode()  # binary_data_size, but no header length
     r = api.post(INFER.format("moons-node"), content=no_length)
     assert r.status_code == 400 and "Inference-Header-Content-Length" in r.json()["error"]

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +18,31 @@ from training.cli import main
 
 BAD_CSV = "a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(12)) + "1,seven,0\n"
 NO_LABEL_CSV = "a,b,kind\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(12))
+STORE_FAKES = Path(__file__).resolve().parents[1] / "models_store" / "store_fakes.py"
 
 
 def _one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
+
+
+def _kill_a_publish(store: Path, name: str, tmp_path: Path) -> list[str]:
+    """A real publish of ``name`` in another process, SIGKILLed while it writes its temporary folder;
+    returns the names of the temporary folders it left."""
+    child = subprocess.Popen(
+        [sys.executable, str(STORE_FAKES), str(store), name, "hang", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = child.stdout.readline().strip()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        _, err = child.communicate(timeout=60)
+    assert ready == "ready", err
+    return sorted(p.name for p in (store / name).iterdir() if p.name.startswith(".tmp-"))
 
 
 def _main(capsys, *args) -> tuple[int, str, str]:
@@ -93,6 +116,26 @@ def test_train_publishes_a_verified_version(trained, capsys):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("published tiny-node version 1: test accuracy")
     assert _main(capsys, "verify", "tiny-node", "--all", "--store", store) == (0, "ok tiny-node/1\n", "")
+
+
+def test_verify_reports_a_dead_publishs_leftover_and_still_passes_intact_versions(trained, capsys, tmp_path):
+    store = shutil.copytree(trained[0], tmp_path / "store")
+    leftovers = _kill_a_publish(store, "tiny-node", tmp_path)
+    assert len(leftovers) == 1
+    status, out, err = _main(capsys, "verify", "tiny-node", "--all", "--store", store)
+    assert (status, out) == (0, "ok tiny-node/1\n")
+    assert "warning: tiny-node:" in _one_line(err) and leftovers[0] in err
+
+
+def test_verify_all_fails_for_a_model_whose_only_publish_died(capsys, tmp_path):
+    store = tmp_path / "store"
+    leftovers = _kill_a_publish(store, "fresh-node", tmp_path)
+    assert len(leftovers) == 1 and ModelStore(store).list_models() == ["fresh-node"]
+    for which in (["--all"], []):
+        status, out, err = _main(capsys, "verify", "fresh-node", *which, "--store", store)
+        assert status != 0 and out == ""
+        line = _one_line(err)
+        assert "model 'fresh-node' has no complete version" in line and leftovers[0] in line
 
 
 def test_list_show_and_alias(trained, capsys, tmp_path):

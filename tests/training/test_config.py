@@ -22,6 +22,8 @@ from training import TrainConfig
         {"hidden": []},
         {"method": "nope"},
         {"method": "scipy_solver"},
+        {"method": "explicit_adams"},
+        {"serve_method": "explicit_adams"},
         {"kinetic_energy": -1},
         {"rtol": float("nan")},
         {"name": "Bad Name"},

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import pytest
 import torch
+from pydantic import ValidationError
 from torchdiffeq._impl.odeint import SOLVERS
 from torchdiffeq._impl.solvers import FixedGridODESolver
 
-from models_store import SolverDefaults
-from training import METHODS, CountingField, KineticField, integrate
-from training.solvers import FIXED_GRID_METHODS
+from models_store import REFUSED_METHODS, SERVED_METHODS, SolverDefaults
+from training import METHODS, CountingField, KineticField, TrainConfig, integrate
+from training.solvers import FIXED_GRID_METHODS, Method
 
 
 class Decay(torch.nn.Module):
@@ -28,9 +30,17 @@ class _Autonomous(torch.nn.Module):
         return self.module(z)
 
 
-def test_methods_are_torchdiffeqs_own():
-    assert set(METHODS) == set(SOLVERS) - {"scipy_solver", "explicit_adams"}
+def test_methods_are_the_catalogues_served_ones():
+    assert METHODS == SERVED_METHODS and set(METHODS) <= set(SOLVERS)
     assert set(FIXED_GRID_METHODS) == {m for m in METHODS if issubclass(SOLVERS[m], FixedGridODESolver)}
+    assert get_args(Method) == SERVED_METHODS  # what TrainConfig validates and --method lists
+
+
+@pytest.mark.parametrize("method", REFUSED_METHODS)
+def test_refused_methods_cannot_be_trained_or_served_by_default(method):
+    for option in ("method", "serve_method"):
+        with pytest.raises(ValidationError):
+            TrainConfig(**{option: method})
 
 
 @pytest.mark.parametrize("method", METHODS)

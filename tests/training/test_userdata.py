@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import codecs
+
 import numpy as np
 import pytest
 
@@ -30,6 +32,15 @@ def test_the_label_column_can_be_anywhere_and_named(tmp_path):
     path = _csv(tmp_path, "kind,a,b\n" + "".join(f"{i % 2},{i},{i}\n" for i in range(10)))
     data = load_dataset("csv", {"path": str(path), "label_column": "kind"}, seed=0)
     assert data.feature_names == ["a", "b"] and data.classes == ["0", "1"]
+
+
+def test_a_spreadsheet_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
+    path = tmp_path / "excel.csv"  # what "CSV UTF-8" in a spreadsheet writes: BOM, CRLF line ends
+    body = "label,höhe,b\r\n" + "".join(f"{'xy'[i % 2]},{i},{-i}\r\n" for i in range(10))
+    path.write_bytes(codecs.BOM_UTF8 + body.encode())
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    data = load_dataset("csv", {"path": str(path), "label_column": "label"}, seed=0)
+    assert data.feature_names == ["höhe", "b"] and data.classes == ["x", "y"]
 
 
 def test_numeric_labels_sort_as_numbers():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from service.engine import ModelRunner, SolverConfig
-from service.engine.batcher import DynamicBatcher
+from service.scheduling.batcher import DynamicBatcher
 from service.engine.cancel import CancelToken, Cancelled
 from service.engine.config import SampleSettings
 from service.engine.solve import solve_samples
@@ -108,7 +108,7 @@ def test_a_shared_batch_keeps_solving_while_one_caller_waits(runner: ModelRunner
 
 
 def test_trajectories_count_against_the_queue(runner: ModelRunner) -> None:
-    from service.engine.batcher import QueueFull
+    from service.scheduling.batcher import QueueFull
 
     batcher = DynamicBatcher(max_queue=4)
     with pytest.raises(QueueFull):

@@ -6,16 +6,14 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-import torch
 from tiny_version import export_field, make_version
 
 from models_store import Manifest, OdeClassifier
 from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, ModelRunner, SolverConfig
 from service.engine.backends import ORT_MAX_BATCH
 from service.engine.config import SampleSettings
-from service.engine.onnx_solver import build_solver, first_layer
+from service.engine.onnx import build_solver, first_layer
 from service.engine.tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
-
 
 NATIVE = [*NATIVE_ADAPTIVE, *NATIVE_FIXED]
 TABLEAUS = {**ADAPTIVE_TABLEAUS, **FIXED_TABLEAUS}
@@ -100,7 +98,8 @@ def test_per_sample_budgets_fail_only_their_own_samples(runners: dict[str, Model
     torch, and the others' answers and counts are torch's."""
     x = np.random.default_rng(3).normal(size=(4, 2)) * 2
     tol = np.array([1e-3, 1e-9, 1e-5, 1e-7])
-    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(4, 0.05), max_steps=np.array([1000, 3, 1000, 1000]))
+    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(4, 0.05),
+                              max_steps=np.array([1000, 3, 1000, 1000]))
     (got, got_probs), (want, want_probs) = (runners[name].solve_batch(x, method, settings)
                                             for name in ("onnxruntime", "torch"))
     assert got.failed.tolist() == want.failed.tolist() == [False, True, False, False]

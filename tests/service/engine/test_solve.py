@@ -5,13 +5,15 @@ import pytest
 import torch
 import torchdiffeq
 
-from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, SolverConfig, StepLimitExceeded, solve
+from models_store import METHODS, SERVED_METHODS
+from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, SolverConfig, StepLimitExceeded, check_budget, solve
 from service.engine.integrate import integrate
 from service.engine.tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
 
 TABLEAUS = {**ADAPTIVE_TABLEAUS, **FIXED_TABLEAUS}
 
 NATIVE = (*NATIVE_ADAPTIVE, *NATIVE_FIXED)
+FIXED_GRID = tuple(m for m in SERVED_METHODS if not METHODS[m].adaptive)
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +92,26 @@ def test_step_limit_names_the_samples(field: torch.nn.Module, method: str) -> No
     assert info.value.samples == [0, 1, 2]
 
 
-def test_fixed_step_limit_checked_before_work(field: torch.nn.Module) -> None:
+@pytest.mark.parametrize("method", FIXED_GRID)
+def test_fixed_step_limit_checked_before_work(field: torch.nn.Module, method: str) -> None:
     calls = []
     counting = lambda t, z: calls.append(1) or _f(field)(t, z)  # noqa: E731
     with pytest.raises(StepLimitExceeded, match="raise step_size"):
-        solve(counting, torch.zeros(2, 3, dtype=torch.float64), (0.0, 1.0), _config("rk4", max_steps=10))
+        solve(counting, torch.zeros(2, 3, dtype=torch.float64), (0.0, 1.0), _config(method, max_steps=10))
     assert calls == []
+
+
+@pytest.mark.parametrize("method", NATIVE_FIXED)
+def test_check_budget_applies_to_native_fixed_methods(method: str) -> None:
+    """Fixed grid is the catalogue's word, so a native fixed tableau is checked like torchdiffeq's."""
+    check_budget(_config(method, max_steps=50), (0.0, 1.0), 2)  # 0.02 steps: exactly 50
+    with pytest.raises(StepLimitExceeded, match="max_steps=49.*raise step_size"):
+        check_budget(_config(method, max_steps=49), (0.0, 1.0), 2)
+
+
+@pytest.mark.parametrize("method", NATIVE_ADAPTIVE)
+def test_check_budget_leaves_adaptive_methods_to_the_solve(method: str) -> None:
+    check_budget(_config(method, max_steps=1), (0.0, 1.0), 2)
 
 
 def test_diverging_field_fails_with_step_limit_not_hang() -> None:

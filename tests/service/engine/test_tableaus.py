@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from service.engine.integrate import integrate
-from service.engine.tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS, ButcherTableau
+from models_store import METHODS
+from service.engine.tableaus import (
+    ADAPTIVE_TABLEAUS,
+    EULER,
+    FIXED_TABLEAUS,
+    RK4,
+    TABLEAUS,
+    ButcherTableau,
+    check_against_catalogue,
+)
 
 ALL = {**ADAPTIVE_TABLEAUS, **FIXED_TABLEAUS}
 
@@ -48,3 +57,29 @@ def test_inconsistent_tableau_is_refused(change: dict, message: str) -> None:
     spec = {"name": "bad", "order": 2, "c": (0.0, 0.5), "a": ((0.5,),), "b": (0.0, 1.0), **change}
     with pytest.raises(ValueError, match=message):
         ButcherTableau(**spec)
+
+
+def test_the_native_registry_is_the_adaptive_and_fixed_tableaus() -> None:
+    assert TABLEAUS == ALL and not set(ADAPTIVE_TABLEAUS) & set(FIXED_TABLEAUS)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_every_tableau_is_a_served_catalogue_method_of_its_grid_and_order(name: str) -> None:
+    tab, method = ALL[name], METHODS[name]
+    assert method.served and tab.adaptive == method.adaptive and tab.order == method.order
+
+
+@pytest.mark.parametrize(("tableau", "message"), [
+    (ButcherTableau(name="rk45", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "no such method"),
+    (ButcherTableau(name="explicit_adams", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "refuses"),
+    (ButcherTableau(name="dopri5", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "fixed grid, the catalogue says adaptive"),
+    (ButcherTableau(name="heun3", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "order 4, the catalogue says 3"),
+])
+def test_a_tableau_the_catalogue_does_not_back_fails_loudly(tableau: ButcherTableau, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_against_catalogue((tableau,))
+
+
+def test_a_tableau_listed_twice_fails() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        check_against_catalogue((RK4, RK4))

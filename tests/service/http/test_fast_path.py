@@ -22,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
 from service import Settings, create_app
-from service.fast_path import PredictFastPath
+from service.http.fast_path import PredictFastPath
+from service.routes import predictions
 
 POINT = [0.5, -0.25]
 KEY = "fast-path-key"
@@ -250,7 +251,7 @@ def _through_fast_path(store: Path, method: str, path: str, body: bytes,
 
     async def run() -> list[Message]:
         async with app.router.lifespan_context(app):
-            return await _call(app, PredictFastPath(inner), method, path, body, content_type)
+            return await _call(app, PredictFastPath(inner, predictions.predict_routes()), method, path, body, content_type)
 
     return asyncio.run(run()), inner
 

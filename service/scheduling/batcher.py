@@ -6,12 +6,12 @@ the previous batch was solving (plus up to ``max_delay_s`` more when it is idle)
 ``max_batch_size`` samples. A batch whose solve is a compiled graph and whose samples may take
 at most ``inline_max_steps`` steps each runs on the event loop itself: at a few hundred
 microseconds, handing it to a thread and back (futures, wake-ups, the GIL changing hands) costs
-more than it saves (measured: 2,000 -> 2,750 req/s at 16 connections). Other solves run on
+more than it saves (benchmarks/README.md has the figures). Other solves run on
 one dedicated thread so the event loop stays free and 2 cores are not oversubscribed (at most
 two solves at once: one on the loop, one on the thread). When ``max_queue`` samples wait, new
 requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After);
 trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not
-solved, or is stopped mid-solve through a :class:`~.cancel.CancelToken`.
+solved, or is stopped mid-solve through a :class:`~service.engine.CancelToken`.
 """
 
 from __future__ import annotations
@@ -25,18 +25,22 @@ from typing import TypeVar
 
 import numpy as np
 
-from .cancel import CancelToken
-from .config import SampleSettings, SolverConfig
-from .errors import EngineError, StepLimitExceeded
-from .integrate import Solution
-from .runner import ModelRunner, Prediction
-from .solve import check_budget
+from service.engine import (
+    CancelToken,
+    ModelRunner,
+    Prediction,
+    SampleSettings,
+    Solution,
+    SolverConfig,
+    StepLimitExceeded,
+    check_budget,
+)
 
 T = TypeVar("T")
 
 
-class QueueFull(EngineError):
-    """Too much work is waiting; the caller should retry after ``retry_after_s``."""
+class QueueFull(Exception):
+    """Too much work is waiting; the caller should retry after ``retry_after_s`` (the API: 503)."""
 
     def __init__(self, waiting: int, retry_after_s: float) -> None:
         super().__init__(f"the server is at capacity ({waiting} samples waiting); retry shortly")

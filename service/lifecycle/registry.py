@@ -19,10 +19,22 @@ from types import MappingProxyType
 
 from models_store import LATEST, ModelStore, StoreError, parse_version_ref, validate_name
 
-from .errors import AliasNotFound, ModelNotFound, StoreUnavailable, VersionNotFound, VersionUnavailable
-from .engine.backends import BackendName
-from .loading import FailedVersion, LoadedVersion, VersionState, refresh_version
-from .metrics import Metrics, ServedVersion
+from service.errors import (
+
+    AliasNotFound,
+
+    ModelNotFound,
+
+    StoreUnavailable,
+
+    VersionNotFound,
+
+    VersionUnavailable,
+
+)
+from service.engine import BackendName
+from service.lifecycle.loading import FailedVersion, LoadedVersion, VersionState, refresh_version
+from service.telemetry.metrics import Metrics, ServedVersion
 
 log = logging.getLogger(__name__)
 

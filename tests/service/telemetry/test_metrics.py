@@ -16,20 +16,17 @@ import anyio
 import httpx
 from fastapi import FastAPI, Request
 
-from service.metrics import (
-    MULTIPROC_ENV,
-    UNMATCHED,
-    Metrics,
-    MetricsMiddleware,
-    ServedVersion,
-    label_served,
-    mark_worker_dead,
-    prepare_multiprocess_dir,
-)
+from service.telemetry.multiprocess import MULTIPROC_ENV, mark_worker_dead, prepare_multiprocess_dir
+
+from service.telemetry.labels import UNMATCHED, label_served
+
+from service.telemetry.metrics import Metrics, ServedVersion
+
+from service.http.request_metrics import MetricsMiddleware
 
 MOONS = ServedVersion("moons", "1", "node", "dopri5", 26.0)
 CIRCLES = ServedVersion("circles", "2", "anode", "dopri5", 32.5)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -79,6 +76,16 @@ def test_observe_solve_records_samples_steps_batch_and_wait(
     assert value("odeserve_solver_steps_total", {**solve, "outcome": "rejected"}) == 3
     assert value("odeserve_batch_size_sum", solve) == 3
     assert value("odeserve_queue_wait_seconds_count", solve) == 1
+
+
+def test_observe_solve_leaves_unknown_step_counts_uncounted(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """torchdiffeq's answers carry None for their steps: counted as 0 they would read as "no steps"."""
+    metrics.observe_solve("moons", "1", "dopri8", nfe=[80, 80], accepted=None, rejected=None, queue_waits=[0.0])
+    solve = {"model": "moons", "version": "1", "method": "dopri8"}
+    assert registry.get_sample_value("odeserve_sample_nfe_count", solve) == 2
+    assert registry.get_sample_value("odeserve_solver_steps_total", {**solve, "outcome": "accepted"}) == 0
 
 
 def test_observe_solve_rejects_lists_of_different_lengths(metrics: Metrics) -> None:
@@ -238,7 +245,7 @@ def test_metrics_refuse_an_env_set_after_import(tmp_path: Path, monkeypatch: pyt
 WORKER = textwrap.dedent("""
     import sys
     from prometheus_client import CollectorRegistry
-    from service.metrics import ServedVersion, Metrics
+    from service.telemetry.metrics import ServedVersion, Metrics
 
     metrics = Metrics(CollectorRegistry())
     metrics.set_loaded_versions([ServedVersion("moons", "1", "node", "dopri5", 26.0)])
@@ -253,7 +260,7 @@ WORKER = textwrap.dedent("""
 COLLECTOR = textwrap.dedent("""
     import sys
     from prometheus_client import CollectorRegistry
-    from service.metrics import Metrics
+    from service.telemetry.metrics import Metrics
 
     sys.stdout.write(Metrics(CollectorRegistry()).render()[0].decode())
 """)

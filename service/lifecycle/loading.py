@@ -26,7 +26,7 @@ from models_store import (
     sha256_file,
 )
 from service.engine import ModelRunner, SolverConfig
-from service.engine.backends import BackendName
+from service.engine import BackendName
 
 log = logging.getLogger(__name__)
 

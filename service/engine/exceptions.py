@@ -1,13 +1,16 @@
 """Errors the engine raises; the service maps them to HTTP answers.
 
     EngineError
-    ├── UnknownMethod        a solver name we neither implement nor can hand to torchdiffeq
+    ├── UnknownMethod        a solver name the method catalogue (models_store.methods) does not know
+    ├── RefusedMethod        a catalogued method we do not serve; says why and what to use instead
     └── StepLimitExceeded    a sample needed more than ``max_steps`` steps
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from models_store import SolverMethod
 
 
 class EngineError(Exception):
@@ -19,6 +22,17 @@ class UnknownMethod(EngineError, ValueError):
         super().__init__(f"unknown solver method {method!r}; known methods: {', '.join(known)}")
         self.method = method
         self.known = tuple(known)
+
+
+class RefusedMethod(EngineError, ValueError):
+    """A method the catalogue knows and refuses: a caller who typed it on purpose is told why,
+    and what to ask for instead, rather than that it does not exist."""
+
+    def __init__(self, method: SolverMethod) -> None:
+        super().__init__(method.refusal())
+        self.method = method.name
+        self.reason = method.refused or ""
+        self.instead = method.instead
 
 
 class StepLimitExceeded(EngineError):

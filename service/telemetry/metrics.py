@@ -3,36 +3,22 @@
 Names follow Prometheus conventions: ``odeserve_`` prefix, base units (seconds), ``_total`` on
 counters. Labels hold only bounded values: model names and versions of the store (never raw
 request text), the route template as ``endpoint``, the HTTP status, the solver method.
-:class:`MetricsMiddleware` measures every request; routes name the version that answered with
-:func:`label_served`; the engine's caller reports each solve with :meth:`Metrics.observe_solve`.
+:class:`~service.http.request_metrics.MetricsMiddleware` measures every request; routes name the
+version that answered with :func:`~service.telemetry.labels.label_served`; the engine's caller
+reports each solve with :meth:`Metrics.observe_solve`.
 
-Several uvicorn workers (multiprocess mode)
-    prometheus-client decides per process, when it is first imported, whether values live in
-    memory or in mmap files under ``PROMETHEUS_MULTIPROC_DIR``. The launcher therefore calls
-    :func:`prepare_multiprocess_dir` before it starts the workers; each worker inherits the
-    variable, and ``/metrics`` in any worker answers for all of them (:meth:`Metrics.render`).
-    Counters and histograms of a worker that died stay in the folder: totals never go backwards.
-    Gauges use ``live*`` modes, so a dead worker's gauge file is deleted (:func:`mark_worker_dead`):
-    a worker does it for itself at shutdown (:meth:`Metrics.close`), and :meth:`Metrics.render`
-    for any worker whose process no longer exists (killed, crashed). A new launch empties the
-    folder.
+With several uvicorn workers (:mod:`service.telemetry.multiprocess`), ``/metrics`` in any worker
+answers for all of them (:meth:`Metrics.render`). Gauges use ``live*`` modes: a worker withdraws
+its own at shutdown (:meth:`Metrics.close`), and :meth:`Metrics.render` those of any worker whose
+process no longer exists (killed, crashed).
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import re
-import shutil
-import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import NamedTuple
-
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,11 +27,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    values,
 )
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from .multiprocess import drop_dead_workers, mark_worker_dead, multiproc_dir_of_this_process
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUEUE_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -55,10 +40,6 @@ BATCH_SIZE_BUCKETS = tuple(float(2**k) for k in range(0, 13))  # 1 .. 4096
 
 _MODEL = ("model", "version")
 _SOLVE = (*_MODEL, "method")
-_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
-_SERVED_BY = "odeserve_served_by"
-UNMATCHED = "unmatched"
-"""The ``endpoint`` label of requests that matched no route."""
 
 
 class ServedVersion(NamedTuple):
@@ -85,7 +66,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self._multiproc_dir = _multiproc_dir_of_this_process()
+        self._multiproc_dir = multiproc_dir_of_this_process()
         self._loaded: set[ServedVersion] = set()
         self._solve_cache: dict[tuple[str, str, str], _SolveSeries] = {}
         self._request_cache: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
@@ -102,7 +83,8 @@ class Metrics:
             _SOLVE, buckets=NFE_BUCKETS, registry=registry,
         )
         self.solver_steps = Counter(
-            "odeserve_solver_steps", "Solver steps taken, by outcome (accepted or rejected).",
+            "odeserve_solver_steps", "Solver steps taken, by outcome (accepted or rejected); "
+            "methods run through torchdiffeq do not report theirs.",
             (*_SOLVE, "outcome"), registry=registry,
         )
         self.batch_size = Histogram(
@@ -149,19 +131,23 @@ class Metrics:
 
     def observe_solve(
         self, model: str, version: str, method: str,
-        nfe: Sequence[int], accepted: Sequence[int], rejected: Sequence[int],
+        nfe: Sequence[int], accepted: Sequence[int] | None, rejected: Sequence[int] | None,
         queue_waits: Sequence[float], batch_size: int | None = None,
     ) -> None:
         """Record solved samples: per-sample NFE and steps, each request's queue wait, and the size
         of the batch they were solved in (``len(nfe)`` unless the dynamic batcher says otherwise).
+        Steps given as None (unknown: torchdiffeq does not report them) are not counted, rather
+        than counted as zero.
         """
-        if not len(nfe) == len(accepted) == len(rejected):
+        steps = (accepted, rejected)
+        if any(s is not None and len(s) != len(nfe) for s in steps) or (accepted is None) != (rejected is None):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
         series = self._solve_series(model, version, method)
         for count in nfe:
             series.nfe.observe(count)
-        series.accepted.inc(sum(accepted))
-        series.rejected.inc(sum(rejected))
+        if accepted is not None and rejected is not None:
+            series.accepted.inc(sum(accepted))
+            series.rejected.inc(sum(rejected))
         series.batch_size.observe(len(nfe) if batch_size is None else batch_size)
         for seconds in queue_waits:
             series.queue_wait.observe(seconds)
@@ -202,7 +188,7 @@ class Metrics:
         """The body and content type of ``GET /metrics``: this process, or all workers."""
         if self._multiproc_dir is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
-        _drop_dead_workers(self._multiproc_dir)
+        drop_dead_workers(self._multiproc_dir)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self._multiproc_dir)
         return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -229,114 +215,3 @@ class Metrics:
             self.golden_nfe_baseline.remove(item.model, item.version, item.method)
         else:  # mmap files cannot forget a series; 0 marks it unloaded (alerts join on == 1)
             self.version_info.labels(*info).set(0)
-
-
-class MetricsMiddleware:
-    """ASGI middleware: counts, times and tracks every HTTP request as in flight.
-
-    ``endpoint`` is the matched route's path template; ``model``/``version`` are what the route
-    declared with :func:`label_served`, else "". An exception escaping the app counts as a 500.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
-        with self.metrics.track_in_flight():
-            try:
-                await self.app(scope, receive, send_and_note_status)
-            finally:
-                seconds = time.perf_counter() - started
-                model, version = served_by(scope)
-                self.metrics.observe_request(model, version, route_template(scope), status, seconds)
-
-
-def label_served(scope: Scope, model: str, version: str) -> None:
-    """Tell :class:`MetricsMiddleware` which model version answers the request of ``scope`` (once resolved)."""
-    scope.setdefault("state", {})[_SERVED_BY] = (model, version)
-
-
-def served_by(scope: Scope) -> tuple[str, str]:
-    """The (model, version) a route declared with :func:`label_served`, else ("", "")."""
-    return scope.get("state", {}).get(_SERVED_BY, ("", ""))
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (``/v1/models/{name}/predict``), else ``unmatched``."""
-    route = scope.get("route")
-    return route.path if isinstance(route, Route) else UNMATCHED
-
-
-def prepare_multiprocess_dir(path: Path | None, workers: int) -> Path | None:
-    """Set up multiprocess metrics before the launcher starts its workers; returns the folder.
-
-    The folder is ``path``, else ``$PROMETHEUS_MULTIPROC_DIR``, else (``workers > 1``) a fresh
-    temporary folder removed at exit. One worker without either runs single-process (``None``).
-    Stale ``*.db`` files of a previous run are deleted; the variable is set for the workers.
-    """
-    if path is None:
-        path = _default_multiprocess_dir(workers)
-    elif workers == 1 and values.ValueClass is values.MutexValue:
-        raise ValueError(f"a metrics folder with one worker needs {MULTIPROC_ENV} set before the start")
-    if path is None:
-        return None
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(path)
-    return path
-
-
-def _default_multiprocess_dir(workers: int) -> Path | None:
-    if os.environ.get(MULTIPROC_ENV):
-        return Path(os.environ[MULTIPROC_ENV])
-    if workers == 1:
-        return None
-    path = Path(tempfile.mkdtemp(prefix="odeserve-metrics-"))
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
-
-
-def mark_worker_dead(pid: int, path: Path | None = None) -> None:
-    """Drop the live gauges (in-flight, loaded versions, baselines) of a worker that has exited."""
-    mark_process_dead(pid, str(path) if path is not None else None)
-
-
-def _multiproc_dir_of_this_process() -> Path | None:
-    """The multiprocess folder, checked to be set before prometheus-client chose its value class."""
-    configured = os.environ.get(MULTIPROC_ENV)
-    if not configured:
-        return None
-    if values.ValueClass is values.MutexValue:
-        raise RuntimeError(f"{MULTIPROC_ENV} was set after prometheus_client was imported in this process")
-    return Path(configured)
-
-
-def _drop_dead_workers(path: Path) -> None:
-    for file in path.iterdir():
-        match = _LIVE_GAUGE_FILE.fullmatch(file.name)
-        if match and not _process_exists(int(match.group(1))):
-            mark_worker_dead(int(match.group(1)), path)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import BadRequest, PayloadTooLarge, ServiceError, error_response
+from service.errors import BadRequest, PayloadTooLarge, ServiceError, error_response
 
 
 class BodyLimitMiddleware:

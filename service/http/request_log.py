@@ -4,8 +4,8 @@ Every request gets an id: the client's ``X-Request-ID`` when it is 1-128 visible
 else 32 fresh random hex digits (128 random bits); the answer carries it back in the same header.
 Once the answer is sent, one record on the ``service.access`` logger says what happened: request
 id, method, route template (never the raw path), status, model, version, NFE summed over the
-request's samples, and latency. While the request runs, :func:`current_request_id` names it for
-every other record, and the engine's caller adds the solver's work with :func:`note_nfe`.
+request's samples, and latency. While the request runs, its record (:mod:`service.telemetry.request_context`)
+names it for every other log record and collects the solver's work.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .metrics import route_template, served_by
+from service.telemetry.labels import route_template, served_by
+from service.telemetry.request_context import RequestRecord, close_request, open_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_STATE = "odeserve_request_id"
@@ -29,31 +27,6 @@ REQUEST_ID_STATE = "odeserve_request_id"
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 access_log = logging.getLogger("service.access")
-
-
-@dataclass
-class _Request:
-    """What is known about the request being handled (one per request, in a context variable)."""
-
-    request_id: str
-    nfe: int = 0
-    samples: int = 0
-
-
-_current: ContextVar[_Request | None] = ContextVar("odeserve_request", default=None)
-
-
-def current_request_id() -> str | None:
-    request = _current.get()
-    return request.request_id if request is not None else None
-
-
-def note_nfe(nfe: Sequence[int]) -> None:
-    """Add a solve's per-sample NFE to the request being handled (nothing outside a request)."""
-    request = _current.get()
-    if request is not None:
-        request.nfe += int(sum(nfe))
-        request.samples += len(nfe)
 
 
 def accept_request_id(given: str | None) -> str:
@@ -73,9 +46,8 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = _Request(accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER)))
+        request, token = open_request(accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER)))
         scope.setdefault("state", {})[REQUEST_ID_STATE] = request.request_id
-        token = _current.set(request)
         status = 500  # what the client sees if the app raises before answering
 
         async def send_with_id(message: Message) -> None:
@@ -90,10 +62,10 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             _log(scope, request, status, time.perf_counter() - started)
-            _current.reset(token)
+            close_request(token)
 
 
-def _log(scope: Scope, request: _Request, status: int, seconds: float) -> None:
+def _log(scope: Scope, request: RequestRecord, status: int, seconds: float) -> None:
     if not access_log.isEnabledFor(logging.INFO):  # e.g. --log-level warning: skip building the record
         return
     model, version = served_by(scope)

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from service_process import ServiceProcess, service_process
 
-from service.logging_setup import JsonFormatter, log_config
-from service.request_log import accept_request_id
+from service.telemetry.logs import JsonFormatter, log_config
+from service.http.request_log import accept_request_id
 
 PREDICT = "/v1/models/moons-node/predict"
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -88,7 +88,7 @@ def test_every_line_the_server_writes_is_json(server: ServiceProcess) -> None:
     server.client.get("/readyz")
     lines = [line for line in server.log_path.read_text().splitlines() if line.strip()]
     assert lines and all(isinstance(json.loads(line), dict) for line in lines)
-    assert any(r["logger"] == "service.loading" for r in map(json.loads, lines))
+    assert any(r["logger"] == "service.lifecycle.loading" for r in map(json.loads, lines))
 
 
 def test_request_id_rules() -> None:
@@ -118,5 +118,21 @@ def test_text_format_keeps_uvicorn_lines() -> None:
     assert "json" not in text["formatters"] and text["handlers"]["default"]["formatter"] == "default"
     assert structured["formatters"]["json"]["()"] is JsonFormatter
     for config in (text, structured):
-        assert config["loggers"]["service.access"]["handlers"] == ["access"]
+        assert config["loggers"]["service.access"]["handlers"] == ["service_access"]
         assert all(h["filters"] == ["request_id"] for h in config["handlers"].values())
+
+
+def test_text_format_writes_one_access_line_per_request(store_template: Path, tmp_path: Path) -> None:
+    """uvicorn's access formatter once met our access records: a '--- Logging error ---' traceback
+    per request and no access line at all."""
+    shutil.copytree(store_template, tmp_path / "store")
+    with service_process(tmp_path / "store", tmp_path / "service.log", args=("--log-format", "text")) as server:
+        r = server.client.post(PREDICT, json={"inputs": [[0.0, 0.9]]}, headers={"X-Request-ID": "text-1"})
+        assert r.status_code == 200
+        deadline = time.monotonic() + 10
+        while "request_id=text-1" not in server.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    log = server.log_path.read_text()
+    assert "Logging error" not in log and "Traceback" not in log
+    [line] = [line for line in log.splitlines() if "request_id=text-1" in line]
+    assert re.match(r"INFO: +POST /v1/models/\{name\}/predict 200 moons-node/\d+ nfe=\d+ [\d.]+ ms", line)

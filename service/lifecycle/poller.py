@@ -8,8 +8,8 @@ import logging
 
 import anyio
 
-from .errors import StoreUnavailable
-from .registry import Registry
+from service.errors import StoreUnavailable
+from service.lifecycle.registry import Registry
 
 log = logging.getLogger(__name__)
 

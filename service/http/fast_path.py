@@ -5,11 +5,12 @@ graph and its body validation cost ~120 us of the event loop's time, as much as 
 solve. This pure ASGI layer, the innermost middleware, answers the two predict routes itself,
 built from the same parts as the FastAPI routes, so nothing else changes:
 
-- matching: the predict routes' own ``matches`` (same paths; ``scope["route"]`` is set, so
+- matching: the predict routes' own ``matches``, handed over by the app factory (same paths;
+  ``scope["route"]`` is set, so
   metrics and access logs label the request exactly as FastAPI would);
 - the same API-key check, body model (``PredictRequest``, validated straight from the JSON
   bytes; a body it accepts, FastAPI accepts with the same values), engine call
-  (:func:`~service.routes.inference.predict_json`) and error mapper;
+  (:func:`~service.inference.predict_json`) and error mapper;
 - anything off the happy path that FastAPI words itself (a body that is not JSON, fails
   validation, or comes without a JSON content type) is handed on to FastAPI with the body
   replayed, so those error answers are FastAPI's, byte for byte.
@@ -19,6 +20,8 @@ Every other request passes straight through. ``ODESERVE_FAST_PATH=false`` turns 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import Headers
@@ -26,23 +29,19 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from models_store import StoreError
-
-from .body_limit import read_body, replay
-from .deps import API_KEY_HEADER, Runtime, check_api_key
-from .engine import EngineError
-from .errors import ServiceError, error_response, from_foreign
-from .routes import inference
-from .schemas import PredictRequest
+from service.http.body_limit import read_body, replay
+from service.deps import API_KEY_HEADER, Runtime, check_api_key
+from service.errors import FOREIGN_ERRORS, ServiceError, error_response, from_foreign
+from service.inference import predict_json
+from service.schemas import PredictRequest
 
 
 class PredictFastPath:
     """Answers POST /v1/models/{name}[/versions/{version}]/predict; passes everything else on."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[APIRoute]) -> None:
         self.app = app
-        self.routes = [r for r in inference.router.routes
-                       if isinstance(r, APIRoute) and r.operation_id in inference.PREDICT_OPERATIONS]
+        self.routes = list(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/predict"):
@@ -67,11 +66,11 @@ class PredictFastPath:
         params = child["path_params"]
         try:
             check_api_key(runtime.settings, headers.get(API_KEY_HEADER))
-            answer = await inference.predict_json(runtime, scope, params["name"], params.get("version"), request)
+            answer = await predict_json(runtime, scope, params["name"], params.get("version"), request)
             response = Response(answer, media_type="application/json")
         except ServiceError as exc:
             response = error_response(exc, scope["path"])
-        except (EngineError, StoreError) as exc:
+        except FOREIGN_ERRORS as exc:
             response = error_response(from_foreign(exc), scope["path"])
         await response(scope, receive, send)
 

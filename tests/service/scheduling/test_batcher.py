@@ -10,7 +10,7 @@ import pytest
 from models_store import Manifest, OdeClassifier
 from service.engine import ModelRunner, SolverConfig, StepLimitExceeded
 from service.engine.backends import ORT_MAX_BATCH
-from service.engine.batcher import BatchedPrediction, DynamicBatcher, QueueFull
+from service.scheduling.batcher import BatchedPrediction, DynamicBatcher, QueueFull
 from service.engine.cancel import CancelToken
 from service.engine.config import SampleSettings
 from service.engine.integrate import Solution

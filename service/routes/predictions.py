@@ -1,4 +1,4 @@
-"""Predict and trajectory: decode the request, run the engine, encode the answer.
+"""``/v1`` predict and trajectory: the request's body in, the use case (:mod:`service.inference`), JSON out.
 
 Each comes in two forms, ``/v1/models/{name}/...`` (alias ``latest``) and
 ``/v1/models/{name}/versions/{version-or-alias}/...``; both call one implementation.
@@ -9,20 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.responses import Response
 from pydantic import BaseModel
-from starlette.types import Scope
 
-from service.codec import (
-    check_trajectory_size,
-    decode_inputs,
-    decode_solver,
-    decode_times,
-    encode_prediction,
-    encode_trajectory,
-)
+from service.codec import decode_inputs, encode_trajectory
 from service.deps import Runtime, RuntimeDep, require_api_key
-from service.metrics import label_served
+from service.inference import Question, answer, predict_json
+from service.lifecycle.loading import LoadedVersion
 from service.schemas import PredictRequest, PredictResponse, TrajectoryRequest, TrajectoryResponse, examples
 
 from .docs import errors, ok
@@ -45,11 +39,16 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 }
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
-PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.fast_path
+PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.http.fast_path
 _PREDICT_DOC = {"response_model": PredictResponse,
                 "responses": ok(PredictResponse, examples.PREDICT_RESPONSE)}
 _TRAJECTORY_DOC = {"response_model": TrajectoryResponse,
                    "responses": ok(TrajectoryResponse, examples.TRAJECTORY_RESPONSE)}
+
+
+def predict_routes() -> list[APIRoute]:
+    """The two predict routes, which :class:`~service.http.fast_path.PredictFastPath` also answers."""
+    return [r for r in router.routes if isinstance(r, APIRoute) and r.operation_id in PREDICT_OPERATIONS]
 
 
 @router.post("/{name}/predict", operation_id="predict", **_PREDICT_DOC)
@@ -82,26 +81,14 @@ async def _predict(rt: Runtime, request: Request, name: str, ref: str | None, bo
     return Response(await predict_json(rt, request.scope, name, ref, body), media_type="application/json")
 
 
-async def predict_json(rt: Runtime, scope: Scope, name: str, ref: str | None, body: PredictRequest) -> str:
-    """The predict answer as JSON; shared by these routes and :mod:`service.fast_path`."""
-    loaded = rt.registry.resolve(name, ref)
-    label_served(scope, loaded.name, str(loaded.version))
-    inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
-    cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
-    pred = await rt.executor.predict(loaded, inputs, cfg)
-    return encode_prediction(loaded, pred, cfg).model_dump_json()
-
-
 async def _trajectory(rt: Runtime, request: Request, name: str, ref: str | None,
                       body: TrajectoryRequest) -> Response:
-    loaded = rt.registry.resolve(name, ref)
-    label_served(request.scope, loaded.name, str(loaded.version))
-    inputs = decode_inputs(body.inputs, loaded.manifest, rt.settings)
-    cfg = decode_solver(body.solver, loaded.manifest, rt.settings)
-    times = decode_times(body, loaded.manifest, rt.settings)
-    check_trajectory_size(inputs, times, loaded.manifest, rt.settings)
-    traj = await rt.executor.trajectory(loaded, inputs, times, cfg)
-    return _json(encode_trajectory(loaded, traj, cfg))
+    def decode(loaded: LoadedVersion) -> Question:
+        return Question(decode_inputs(body.inputs, loaded.manifest, rt.settings), body.solver, body)
+
+    done = await answer(rt, request.scope, name, ref, decode)
+    assert done.trajectory is not None  # asked with times
+    return _json(encode_trajectory(done.loaded, done.trajectory, done.solver))
 
 
 def _json(answer: BaseModel) -> Response:

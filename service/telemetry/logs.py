@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from uvicorn.config import LOGGING_CONFIG
 
-from .request_log import current_request_id
+from service.telemetry.request_context import current_request_id
 
 LogFormat = Literal["json", "text"]
 
@@ -49,16 +49,25 @@ class RequestIdFilter(logging.Filter):
 
 
 def log_config(level: str, fmt: LogFormat = "json") -> dict[str, Any]:
-    """uvicorn's logging setup with the service's loggers on the same handlers, in ``fmt``."""
+    """uvicorn's logging setup with the service's loggers on the same handlers, in ``fmt``.
+
+    ``service.access`` gets a handler of its own on stdout (where uvicorn's access log went):
+    uvicorn's access formatter reads its own five-value message (client, method, path, version,
+    status) out of every record it formats, and our access record is not that.
+    """
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"request_id": {"()": RequestIdFilter}}
+    config["formatters"]["service_access"] = {"()": "uvicorn.logging.DefaultFormatter",
+                                              "fmt": "%(levelprefix)s %(message)s", "use_colors": None}
+    config["handlers"]["service_access"] = {"formatter": "service_access", "class": "logging.StreamHandler",
+                                            "stream": "ext://sys.stdout"}
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
     if fmt == "json":
         config["formatters"] = {"json": {"()": JsonFormatter}}
         for handler in config["handlers"].values():
             handler["formatter"] = "json"
-    # service.access (one line per request) goes where uvicorn's access log went: stdout.
     config["loggers"]["service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    config["loggers"]["service.access"] = {"handlers": ["access"], "level": level.upper(), "propagate": False}
+    config["loggers"]["service.access"] = {"handlers": ["service_access"], "level": level.upper(),
+                                           "propagate": False}
     return config

@@ -13,8 +13,8 @@ from fixture_store import publish
 from models_store import WEIGHTS_FILE, ModelStore
 from service.engine import SolverConfig
 from service.errors import AliasNotFound, ModelNotFound, StoreUnavailable, VersionNotFound, VersionUnavailable
-from service.loading import FailedVersion, LoadedVersion
-from service.registry import Registry
+from service.lifecycle.loading import FailedVersion, LoadedVersion
+from service.lifecycle.registry import Registry
 
 
 @pytest.fixture
