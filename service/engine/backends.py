@@ -76,7 +76,8 @@ class OnnxRuntimeBackend(Backend):
 
     Batches above :data:`ORT_MAX_BATCH` samples go to torch too: the graph's cost is per-kernel
     overhead, which wins for small batches, while torch's float64 matmuls win for large ones
-    (measured crossover on the moons model: ~128 samples). Both take the same steps.
+    (the crossover measured on the moons model is in benchmarks/README.md). Both take the same
+    steps.
     """
 
     name = "onnxruntime"

@@ -72,8 +72,8 @@ class ModelRunner:
     Predictions go through the selected backend; trajectories (dense output) always run on torch.
     The encoder (when it only flattens and zero-pads) and the head (a linear map and a softmax)
     run in numpy, or the head inside the ONNX Runtime graph: for a one-point predict, torch's
-    per-call dispatch cost ~50 us of a ~250 us request in the server, for a few dozen
-    multiply-adds (``test_runner`` pins both to torch's).
+    per-call dispatch costs a fifth of the request in the server, for a few dozen multiply-adds
+    (figures in benchmarks/README.md; ``test_runner`` pins both to torch's numbers).
     """
 
     def __init__(self, network: OdeClassifier, manifest: Manifest, field_onnx: bytes | None = None,

@@ -1,8 +1,8 @@
 """POST .../predict without FastAPI's per-request machinery: the hot path, same answers.
 
 For a one-point predict, FastAPI's router (a regex per route until one matches), its dependency
-graph and its body validation cost ~120 us of the event loop's time, as much as our whole ODE
-solve. This pure ASGI layer, the innermost middleware, answers the two predict routes itself,
+graph and its body validation cost the event loop as much time as our whole ODE solve (figures
+in benchmarks/README.md). This pure ASGI layer, the innermost middleware, answers the two predict routes itself,
 built from the same parts as the FastAPI routes, so nothing else changes:
 
 - matching: the predict routes' own ``matches``, handed over by the app factory (same paths;

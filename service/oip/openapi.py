@@ -29,7 +29,7 @@ def errors(*codes: int) -> dict[int | str, Any]:
             for code, (description, message) in documented.items()}
 
 
-def infer_answer() -> dict[int, Any]:
+def infer_answer() -> dict[int | str, Any]:
     """The infer operations' 200: JSON, or JSON and raw bytes."""
     description = (f"JSON; or, when an output is sent as bytes, the JSON header ({HEADER_LENGTH} bytes "
                    "long) followed by the outputs' raw bytes")

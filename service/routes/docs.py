@@ -25,14 +25,14 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
 
 
 def ok(model: type[BaseModel], example: dict[str, Any],
-       description: str = "Successful Response") -> dict[int, Any]:
+       description: str = "Successful Response") -> dict[int | str, Any]:
     return {200: {"model": model, "description": description,
                   "content": {"application/json": {"example": example}}}}
 
 
-def errors(*codes: int) -> dict[int, Any]:
+def errors(*codes: int) -> dict[int | str, Any]:
     """Documented error answers, each with an example of the ``{"error": ...}`` body."""
-    out: dict[int, Any] = {}
+    out: dict[int | str, Any] = {}
     for code in codes:
         description, error = _ERRORS[code]
         body = {"error": {"details": None, **error}}

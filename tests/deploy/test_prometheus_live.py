@@ -1,4 +1,4 @@
-"""The rules and the dashboard on a real Prometheus, scraping service.metrics served from this test.
+"""The rules and the dashboard on a real Prometheus, scraping service.telemetry.metrics served from this test.
 
 The exporter is ``Metrics.render()`` behind a plain HTTP server, fed with known traffic: hard
 inputs for one model version, in-distribution inputs for another, 5xx, slow requests and a

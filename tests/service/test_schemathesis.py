@@ -3,8 +3,8 @@
 Every operation gets schema-valid (positive) and schema-breaking (negative) requests, with the
 right API key (the admin key for admin routes); schemathesis checks each answer: no 5xx, status
 codes, headers and bodies as documented, auth enforced. Tight limits keep each request cheap.
-``positive_data_acceptance`` is left out: a request can fit the schema and still be refused 422
-for the model's input shape or the server's limits, which the schema cannot express.
+``positive_data_acceptance`` is left out: a request can fit the schema and still be refused (422;
+400 under /v2) for the model's input shape or the server's limits, which the schema cannot express.
 
 A longer run: ODESERVE_FUZZ_EXAMPLES=1000 .venv/bin/python -m pytest tests/service/test_schemathesis.py
 """

@@ -38,6 +38,7 @@ def request(name: str, x: np.ndarray, binary: bool, **kwargs: Any) -> InferReque
 
 def infer(api: httpx.Client, name: str, req: InferRequest) -> InferResponse:
     """One call through the real client (it is async only), over a real socket to the test server."""
+
     async def call() -> InferResponse:
         async with InferenceRESTClient(RESTConfig(protocol="v2", timeout=60)) as client:
             return await client.infer(str(api.base_url), req, model_name=name)

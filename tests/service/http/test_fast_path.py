@@ -1,4 +1,4 @@
-"""service.fast_path: predict answered without FastAPI's machinery, with FastAPI's answers.
+"""service.http.fast_path: predict answered without FastAPI's machinery, with FastAPI's answers.
 
 An app with the fast path and one without serve the same store on real sockets; every request
 gets the same status, headers and bytes from both, and is counted under the same labels.

@@ -1,4 +1,4 @@
-"""service.metrics: values read back from an injected registry; multiprocess mode in subprocesses."""
+"""service.telemetry.metrics: values read back from an injected registry; multiprocess mode in subprocesses."""
 
 from __future__ import annotations
 
