@@ -6,7 +6,7 @@
     │   ├── InputShapeError           422 input_shape           a sample's size does not fit the model
     │   ├── LimitExceeded             422 limit_exceeded        more than the server allows
     │   ├── UnknownSolverMethod       422 unknown_method        (engine UnknownMethod)
-    │   ├── UnsupportedSolverMethod   422 unsupported_method    (engine RefusedMethod: why, what instead)
+    │   ├── UnsupportedSolverMethod   422 unsupported_method    (engine RefusedMethod; says why)
     │   └── StepLimitReached          422 step_limit_exceeded   (engine StepLimitExceeded)
     ├── Unauthorized                  401 unauthorized          no API key sent
     ├── Forbidden                     403 forbidden             wrong API key, or admin disabled

@@ -1,4 +1,4 @@
-"""Suite-wide: the data tools keep between runs goes into pytest's temp dir, never into the checkout.
+"""Suite-wide: tools keep their data in pytest's temp dir, never in the checkout.
 
 Hypothesis (under schemathesis, in tests/service/test_schemathesis.py) writes a cache of constants
 and Unicode tables into ``./.hypothesis`` unless told otherwise; schemathesis's own runner writes
@@ -7,7 +7,6 @@ and Unicode tables into ``./.hypothesis`` unless told otherwise; schemathesis's 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 REPO = Path(__file__).resolve().parents[1]
 TOOL_DATA = (".hypothesis", ".schemathesis", "schemathesis-report")
 _BEFORE = pytest.StashKey[dict[str, int]]()
+_WRITTEN = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,13 +46,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not written:
         return
     shown = ", ".join(written[:5]) + (f" and {len(written) - 5} more" if len(written) > 5 else "")
-    message = (f"the tests wrote tool data into the checkout: {shown}; "
-               "send it to pytest's temp dir (tests/conftest.py), then delete it")
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_sep("=", "tool data in the checkout", red=True)
-        reporter.write_line(message, red=True)
-    else:
-        print(message, file=sys.stderr)
+    message = (
+        f"the tests wrote tool data into the checkout: {shown}; "
+        "send it to pytest's temp dir (tests/conftest.py), then delete it"
+    )
+    session.config.stash[_WRITTEN] = message
     if session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    message = config.stash.get(_WRITTEN, None)
+    if message is not None:
+        terminalreporter.write_sep("=", "tool data in the checkout", red=True)
+        terminalreporter.write_line(message, red=True)

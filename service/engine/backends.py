@@ -112,7 +112,8 @@ class OnnxRuntimeBackend(Backend):
         return self._in_graph(method, samples)
 
     def warm(self, method: str) -> None:
-        """Both graph variants (~20 ms each): a first mixed-budget batch may run on the event loop."""
+        """Both graph variants, built at load: a first mixed-budget batch may run on the event loop,
+        which must not wait for a session to be built."""
         if self._in_graph(method, 1):
             for mixed in (False, True):
                 self.session(method, mixed)

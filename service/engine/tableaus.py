@@ -23,7 +23,6 @@ from fractions import Fraction as F
 
 from models_store import METHODS, SolverMethod
 
-
 _TOL = 1e-12
 
 

@@ -139,8 +139,8 @@ class Metrics:
         Steps given as None (unknown: torchdiffeq does not report them) are not counted, rather
         than counted as zero.
         """
-        steps = (accepted, rejected)
-        if any(s is not None and len(s) != len(nfe) for s in steps) or (accepted is None) != (rejected is None):
+        known = [s for s in (accepted, rejected) if s is not None]
+        if len(known) == 1 or any(len(s) != len(nfe) for s in known):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
         series = self._solve_series(model, version, method)
         for count in nfe:

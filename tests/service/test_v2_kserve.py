@@ -36,12 +36,16 @@ def request(name: str, x: np.ndarray, binary: bool, **kwargs: Any) -> InferReque
     return InferRequest(model_name=name, infer_inputs=[tensor], **kwargs)
 
 
-def infer(api: httpx.Client, name: str, req: InferRequest) -> InferResponse:
+def infer(
+    api: httpx.Client, name: str, req: InferRequest, response_headers: dict[str, str] | None = None
+) -> InferResponse:
     """One call through the real client (it is async only), over a real socket to the test server."""
 
     async def call() -> InferResponse:
         async with InferenceRESTClient(RESTConfig(protocol="v2", timeout=60)) as client:
-            return await client.infer(str(api.base_url), req, model_name=name)
+            return await client.infer(
+                str(api.base_url), req, model_name=name, response_headers=response_headers
+            )
 
     return asyncio.run(call())
 
@@ -90,8 +94,10 @@ def test_binary_mode_matches_v1(api: httpx.Client, name: str) -> None:
     req = request(name, x, binary=True, request_outputs=wanted)
     body, header_length = req.to_rest()
     assert isinstance(body, bytes) and header_length is not None and b'"model_name"' in body[:header_length]
-    response = infer(api, name, req)
-    assert all("binary_data_size" in (o.parameters or {}) for o in response.outputs)  # came as bytes
+    headers: dict[str, str] = {}
+    response = infer(api, name, req, headers)
+    assert headers["content-type"] == "application/octet-stream"  # the outputs came as bytes
+    assert int(headers["inference-header-content-length"]) < int(headers["content-length"])
     assert_same_answer(response, name, v1(api, name, x))
 
 

@@ -72,7 +72,8 @@ def test_every_tableau_is_a_served_catalogue_method_of_its_grid_and_order(name: 
 @pytest.mark.parametrize(("tableau", "message"), [
     (ButcherTableau(name="rk45", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "no such method"),
     (ButcherTableau(name="explicit_adams", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "refuses"),
-    (ButcherTableau(name="dopri5", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "fixed grid, the catalogue says adaptive"),
+    (ButcherTableau(name="dopri5", order=4, c=RK4.c, a=RK4.a, b=RK4.b),
+     "fixed grid, the catalogue says adaptive"),
     (ButcherTableau(name="heun3", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "order 4, the catalogue says 3"),
 ])
 def test_a_tableau_the_catalogue_does_not_back_fails_loudly(tableau: ButcherTableau, message: str) -> None:

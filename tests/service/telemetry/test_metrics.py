@@ -82,7 +82,8 @@ def test_observe_solve_leaves_unknown_step_counts_uncounted(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """torchdiffeq's answers carry None for their steps: counted as 0 they would read as "no steps"."""
-    metrics.observe_solve("moons", "1", "dopri8", nfe=[80, 80], accepted=None, rejected=None, queue_waits=[0.0])
+    metrics.observe_solve("moons", "1", "dopri8", nfe=[80, 80], accepted=None, rejected=None,
+                          queue_waits=[0.0])
     solve = {"model": "moons", "version": "1", "method": "dopri8"}
     assert registry.get_sample_value("odeserve_sample_nfe_count", solve) == 2
     assert registry.get_sample_value("odeserve_solver_steps_total", {**solve, "outcome": "accepted"}) == 0
