@@ -22,10 +22,12 @@ test: tools lint  ## the real tools the tests drive, the lint and type gate, the
 tools:  ## install the missing real tools the tests drive (the list is in .ci/tools), or name them and stop
 	.ci/tools
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy; settings in pyproject.toml
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+lint: $(STAMP)  ## ruff (lint + format check) and mypy, all three reported; settings in pyproject.toml
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 demo-store: $(STAMP)  ## rebuild the shipped demo store deterministically
 	$(BIN)/python -m training demo --store models_store/demo --force

@@ -107,3 +107,10 @@ def test_the_service_top_level_holds_few_modules() -> None:
     """Concerns live in rooms (engine, http, lifecycle, scheduling, telemetry, routes, oip, schemas)."""
     top = sorted(p.name for p in (REPO / "service").glob("*.py"))
     assert len(top) <= 10, top
+
+
+def test_the_import_reader_sees_absolute_relative_and_nested_imports() -> None:
+    """The rules above are only as good as this reader: it must see every kind of import."""
+    assert "service.scheduling.batcher.QueueFull" in _imports(REPO / "service/http/admission.py")
+    assert "service.engine.config" in _imports(REPO / "service/engine/__init__.py")  # relative
+    assert "service.app.create_app" in _imports(REPO / "service/__init__.py")  # inside a function
