@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test tools lint demo-store clean
 
@@ -13,16 +14,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP) requirements-test.txt  ## the test runner, real clients, ruff and mypy
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $(TEST_STAMP)
+
 run: $(STAMP)  ## set everything up and serve the shipped demo store on http://127.0.0.1:8000
 	$(BIN)/python -m service
 
-test: tools lint  ## the real tools the tests drive, the lint and type gate, then the whole test suite
+test: tools lint $(TEST_STAMP)  ## the real tools the tests drive, the lint and type gate, then the whole test suite
 	$(BIN)/python -m pytest
 
 tools:  ## install the missing real tools the tests drive (the list is in .ci/tools), or name them and stop
 	.ci/tools
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy, all three reported; settings in pyproject.toml
+lint: $(TEST_STAMP)  ## ruff (lint + format check) and mypy, all three reported; settings in pyproject.toml
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/ruff format --check . || status=1; \

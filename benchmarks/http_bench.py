@@ -54,22 +54,38 @@ class Target:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.http_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.http_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add = parser.add_argument
     add("--duration", type=int, default=10, help="whole seconds per wrk run (default 10)")
     add("--connections", type=int, nargs="+", default=[1, 16, 64], help="default 1 16 64")
     add("--threads", type=int, default=1, help="wrk threads (default 1; capped at connections)")
-    add("--timeout", type=float, default=10.0,
-        help="wrk's per-request timeout in seconds; slower answers count as errors (default 10)")
+    add(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="wrk's per-request timeout in seconds; slower answers count as errors (default 10)",
+    )
     add("--warmup", type=int, default=2, help="whole seconds of load first; 0 skips it (default 2)")
     add("--servers", nargs="+", choices=SERVERS, default=list(SERVERS), help="default: all four")
     add("--store", type=Path, default=DEFAULT_STORE_ROOT, help="model store (default: the demo store)")
     add("--model", default="moons-node", help="model name (default moons-node)")
-    add("--env", action="append", default=[], metavar="KEY=VALUE",
-        help="environment for odeserve, e.g. --env ODESERVE_BACKEND=onnxruntime (repeatable)")
-    add("--odeserve-args", default="", metavar="ARGS",
-        help="more options for python -m service, as one shell-quoted string: --odeserve-args='--workers 1'")
+    add(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for odeserve, e.g. --env ODESERVE_BACKEND=onnxruntime (repeatable)",
+    )
+    add(
+        "--odeserve-args",
+        default="",
+        metavar="ARGS",
+        help="more options for python -m service, as one shell-quoted string: --odeserve-args='--workers 1'",
+    )
     add("--pin-wrk", type=int, metavar="CORE", help="run wrk on this core only (taskset)")
     add("--pin-server", type=int, metavar="CORE", help="run each server on this core only (taskset)")
     add("--output", type=Path, help="result file (default benchmarks/results/http-<time>.json)")
@@ -82,17 +98,31 @@ def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
     store = str(args.store.resolve())
     path = f"/v1/models/{args.model}/predict"
     bench_env = {"BENCH_STORE": store, "BENCH_MODEL": args.model}
-    odeserve = (sys.executable, "-m", "service", "--port", "{port}", "--store", store,
-                "--log-level", "warning", *shlex.split(args.odeserve_args))
+    odeserve = (
+        sys.executable,
+        "-m",
+        "service",
+        "--port",
+        "{port}",
+        "--store",
+        store,
+        "--log-level",
+        "warning",
+        *shlex.split(args.odeserve_args),
+    )
     specs = {
-        FLOOR: ServerSpec(FLOOR, uvicorn_argv("benchmarks.baselines.floor_app:create_app"), "/healthz", path,
-                          bench_env),
-        BARE: ServerSpec(BARE, uvicorn_argv("benchmarks.baselines.bare_app:create_app"), "/healthz", path,
-                         bench_env),
-        NAIVE: ServerSpec(NAIVE, uvicorn_argv("benchmarks.baselines.naive_app:create_app"), "/healthz", path,
-                          bench_env),
-        ODESERVE: ServerSpec(ODESERVE, odeserve, "/readyz", path, parse_env(args.env),
-                             info_path=f"/v1/models/{args.model}"),
+        FLOOR: ServerSpec(
+            FLOOR, uvicorn_argv("benchmarks.baselines.floor_app:create_app"), "/healthz", path, bench_env
+        ),
+        BARE: ServerSpec(
+            BARE, uvicorn_argv("benchmarks.baselines.bare_app:create_app"), "/healthz", path, bench_env
+        ),
+        NAIVE: ServerSpec(
+            NAIVE, uvicorn_argv("benchmarks.baselines.naive_app:create_app"), "/healthz", path, bench_env
+        ),
+        ODESERVE: ServerSpec(
+            ODESERVE, odeserve, "/readyz", path, parse_env(args.env), info_path=f"/v1/models/{args.model}"
+        ),
     }
     return [specs[name] for name in SERVERS if name in args.servers]
 
@@ -109,8 +139,13 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def load_settings(args: argparse.Namespace, connections: int, duration: int) -> wrk.LoadSettings:
-    return wrk.LoadSettings(connections=connections, duration_s=duration, threads=args.threads,
-                            timeout_s=args.timeout, pin_core=args.pin_wrk)
+    return wrk.LoadSettings(
+        connections=connections,
+        duration_s=duration,
+        threads=args.threads,
+        timeout_s=args.timeout,
+        pin_core=args.pin_wrk,
+    )
 
 
 def measure(server: RunningServer, args: argparse.Namespace, console: Console) -> list[Row]:
@@ -122,8 +157,10 @@ def measure(server: RunningServer, args: argparse.Namespace, console: Console) -
     for connections in args.connections:
         time.sleep(1.0)  # let the previous run's sockets close
         result = wrk.run(url, load_settings(args, connections, args.duration))
-        console.print(f"  {server.spec.name:>8} c={connections:<3} {result.rps:9.1f} req/s  "
-                      f"p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}")
+        console.print(
+            f"  {server.spec.name:>8} c={connections:<3} {result.rps:9.1f} req/s  "
+            f"p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
+        )
         rows.append(Row(server.spec.name, connections, result))
     return rows
 
@@ -132,8 +169,11 @@ def first_answers(server: RunningServer) -> dict[str, Any]:
     """One predict by hand before the load (a wrong route or a failing model stops the run here), and
     the server's description of the model when it has one (odeserve: version, status)."""
     with httpx.Client(timeout=60) as client:
-        response = client.post(server.url(server.spec.predict_path), content=wrk.BODY,
-                               headers={"Content-Type": "application/json"})
+        response = client.post(
+            server.url(server.spec.predict_path),
+            content=wrk.BODY,
+            headers={"Content-Type": "application/json"},
+        )
         if response.status_code != 200:
             raise ServerError(f"{server.spec.name} answered {response.status_code}: {response.text[:500]}")
         answers = {"predict": response.json()}
@@ -153,13 +193,17 @@ def compare(rows: list[Row]) -> list[dict[str, Any]]:
     for row in rows:
         floor, naive = by_key.get((FLOOR, row.connections)), by_key.get((NAIVE, row.connections))
         res = row.result
-        out.append({
-            "server": row.server, "connections": row.connections, **res.as_dict(),
-            "rps_vs_floor": ratio(res.rps, floor.rps) if floor else None,
-            "p50_vs_floor": ratio(res.p50_ms, floor.p50_ms) if floor else None,
-            "rps_vs_naive": ratio(res.rps, naive.rps) if naive else None,
-            "p50_vs_naive": ratio(res.p50_ms, naive.p50_ms) if naive else None,
-        })
+        out.append(
+            {
+                "server": row.server,
+                "connections": row.connections,
+                **res.as_dict(),
+                "rps_vs_floor": ratio(res.rps, floor.rps) if floor else None,
+                "p50_vs_floor": ratio(res.p50_ms, floor.p50_ms) if floor else None,
+                "rps_vs_naive": ratio(res.rps, naive.rps) if naive else None,
+                "p50_vs_naive": ratio(res.p50_ms, naive.p50_ms) if naive else None,
+            }
+        )
     return out
 
 
@@ -170,30 +214,62 @@ def targets(rows: list[Row]) -> list[Target]:
     o1, o16, o64 = get((ODESERVE, 1)), get((ODESERVE, 16)), get((ODESERVE, 64))
     f1, f16 = get((FLOOR, 1)), get((FLOOR, 16))
     if o16 and f16:
-        found.append(Target("16 connections: odeserve req/s >= 50% of the floor's",
-                            f"{o16.rps / f16.rps:.0%}", o16.rps >= 0.5 * f16.rps))
+        found.append(
+            Target(
+                "16 connections: odeserve req/s >= 50% of the floor's",
+                f"{o16.rps / f16.rps:.0%}",
+                o16.rps >= 0.5 * f16.rps,
+            )
+        )
     if o1 and f1:
         b1 = get((BARE, 1))
         bare = f" (bare solve: {b1.p50_ms / f1.p50_ms:.2f}x)" if b1 else ""
-        found.append(Target("1 connection: odeserve p50 <= 2x the floor's",
-                            f"{o1.p50_ms / f1.p50_ms:.2f}x{bare}", o1.p50_ms <= 2 * f1.p50_ms))
+        found.append(
+            Target(
+                "1 connection: odeserve p50 <= 2x the floor's",
+                f"{o1.p50_ms / f1.p50_ms:.2f}x{bare}",
+                o1.p50_ms <= 2 * f1.p50_ms,
+            )
+        )
     if o16 and o64:
-        found.append(Target("64 connections: odeserve req/s >= its req/s at 16",
-                            f"{o64.rps:.0f} vs {o16.rps:.0f}", o64.rps >= o16.rps))
+        found.append(
+            Target(
+                "64 connections: odeserve req/s >= its req/s at 16",
+                f"{o64.rps:.0f} vs {o16.rps:.0f}",
+                o64.rps >= o16.rps,
+            )
+        )
         found.append(Target("64 connections: odeserve has zero errors", str(o64.errors), o64.errors == 0))
     return found
 
 
 def render(console: Console, compared: list[dict[str, Any]], found: list[Target]) -> None:
     table = Table(title="HTTP predict under wrk (one uvicorn worker each)")
-    columns = ("server", "conns", "req/s", "p50 ms", "p99 ms", "errors",
-               "rps/floor", "p50/floor", "rps/naive")
+    columns = (
+        "server",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "rps/floor",
+        "p50/floor",
+        "rps/naive",
+    )
     for col in columns:
         table.add_column(col, justify="left" if col == "server" else "right")
     for r in compared:
-        table.add_row(r["server"], str(r["connections"]), f"{r['rps']:.1f}", f"{r['p50_ms']:.2f}",
-                      f"{r['p99_ms']:.2f}", _errors(r), _x(r["rps_vs_floor"]), _x(r["p50_vs_floor"]),
-                      _x(r["rps_vs_naive"]))
+        table.add_row(
+            r["server"],
+            str(r["connections"]),
+            f"{r['rps']:.1f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            _errors(r),
+            _x(r["rps_vs_floor"]),
+            _x(r["p50_vs_floor"]),
+            _x(r["rps_vs_naive"]),
+        )
     console.print(table)
     for target in found:
         mark = "[green]met[/green]" if target.passed else "[red]missed[/red]"
@@ -230,8 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = report.console()
     env_before = report.environment()
-    console.print(f"{wrk.version()}; {env_before['cpus']} CPUs; load average {_loadavg(env_before)}",
-                  highlight=False)
+    console.print(
+        f"{wrk.version()}; {env_before['cpus']} CPUs; load average {_loadavg(env_before)}", highlight=False
+    )
     with tempfile.TemporaryDirectory(prefix="odeserve-bench-") as logs:
         try:
             rows, answers = run_all(args, console, Path(logs))
@@ -240,19 +317,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     compared, found = compare(rows), targets(rows)
     render(console, compared, found)
-    payload = {"benchmark": "http", "environment": env_before,
-               "load_average_after": report.environment()["load_average"],
-               "settings": _settings(args), "rows": compared, "targets": [vars(t) for t in found],
-               "first_answers": answers}
+    payload = {
+        "benchmark": "http",
+        "environment": env_before,
+        "load_average_after": report.environment()["load_average"],
+        "settings": _settings(args),
+        "rows": compared,
+        "targets": [vars(t) for t in found],
+        "first_answers": answers,
+    }
     console.print(f"results: {report.write(args.output or report.default_path('http'), payload)}")
     return 1 if args.check and not all(t.passed for t in found) else 0
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"duration_s": args.duration, "connections": args.connections, "wrk_threads": args.threads,
-            "timeout_s": args.timeout, "warmup_s": args.warmup, "store": str(args.store), "model": args.model,
-            "odeserve_env": parse_env(args.env), "odeserve_args": args.odeserve_args, "body": wrk.BODY,
-            "pin_wrk": args.pin_wrk, "pin_server": args.pin_server, "wrk": wrk.version()}
+    return {
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "wrk_threads": args.threads,
+        "timeout_s": args.timeout,
+        "warmup_s": args.warmup,
+        "store": str(args.store),
+        "model": args.model,
+        "odeserve_env": parse_env(args.env),
+        "odeserve_args": args.odeserve_args,
+        "body": wrk.BODY,
+        "pin_wrk": args.pin_wrk,
+        "pin_server": args.pin_server,
+        "wrk": wrk.version(),
+    }
 
 
 if __name__ == "__main__":

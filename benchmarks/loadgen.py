@@ -31,10 +31,14 @@ class LoadResult:
         by_status: dict[str, Any] = {}
         for status in sorted({o.status for o in answered}):
             by_status[str(status)] = _latency([o.latency_s for o in answered if o.status == status])
-        return {"requests": len(self.outcomes), "duration_s": round(self.duration_s, 2),
-                "rps": round(len(answered) / self.duration_s, 1) if self.duration_s else 0.0,
-                "errors": dict(Counter(o.error for o in self.outcomes if o.error)),
-                "latency_ms": _latency([o.latency_s for o in answered]), "by_status": by_status}
+        return {
+            "requests": len(self.outcomes),
+            "duration_s": round(self.duration_s, 2),
+            "rps": round(len(answered) / self.duration_s, 1) if self.duration_s else 0.0,
+            "errors": dict(Counter(o.error for o in self.outcomes if o.error)),
+            "latency_ms": _latency([o.latency_s for o in answered]),
+            "by_status": by_status,
+        }
 
 
 def _latency(seconds: list[float]) -> dict[str, float]:
@@ -42,28 +46,38 @@ def _latency(seconds: list[float]) -> dict[str, float]:
         return {}
     ordered = sorted(seconds)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return {"count": len(ordered), "p50": round(pick(0.50), 2), "p90": round(pick(0.90), 2),
-            "p99": round(pick(0.99), 2), "max": round(ordered[-1] * 1000, 2),
-            "mean": round(statistics.fmean(ordered) * 1000, 2)}
+    return {
+        "count": len(ordered),
+        "p50": round(pick(0.50), 2),
+        "p90": round(pick(0.90), 2),
+        "p99": round(pick(0.99), 2),
+        "max": round(ordered[-1] * 1000, 2),
+        "mean": round(statistics.fmean(ordered) * 1000, 2),
+    }
 
 
 def request_bytes(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+    }
     await reader.readexactly(int(headers.get("content-length", "0")))
     return status, headers.get("connection", "").lower() != "close"
 
 
-async def _connection(host: str, port: int, payload: bytes, stop_at: float, timeout_s: float,
-                      out: list[Outcome]) -> None:
+async def _connection(
+    host: str, port: int, payload: bytes, stop_at: float, timeout_s: float, out: list[Outcome]
+) -> None:
     writer: asyncio.StreamWriter | None = None
     reader: asyncio.StreamReader | None = None
     while time.monotonic() < stop_at:
@@ -94,18 +108,21 @@ def _close(writer: asyncio.StreamWriter | None) -> None:
     return None
 
 
-async def _run(host: str, port: int, payload: bytes, connections: int, duration_s: float,
-               timeout_s: float) -> LoadResult:
+async def _run(
+    host: str, port: int, payload: bytes, connections: int, duration_s: float, timeout_s: float
+) -> LoadResult:
     outcomes: list[Outcome] = []
     started = time.monotonic()
     stop_at = started + duration_s
-    await asyncio.gather(*(_connection(host, port, payload, stop_at, timeout_s, outcomes)
-                           for _ in range(connections)))
+    await asyncio.gather(
+        *(_connection(host, port, payload, stop_at, timeout_s, outcomes) for _ in range(connections))
+    )
     return LoadResult(time.monotonic() - started, outcomes)
 
 
-def run_load(host: str, port: int, payload: bytes, *, connections: int, duration_s: float,
-             timeout_s: float = 30.0) -> LoadResult:
+def run_load(
+    host: str, port: int, payload: bytes, *, connections: int, duration_s: float, timeout_s: float = 30.0
+) -> LoadResult:
     """``connections`` keep-alive connections sending ``payload`` back to back for ``duration_s``."""
     return asyncio.run(_run(host, port, payload, connections, duration_s, timeout_s))
 

@@ -50,8 +50,9 @@ def write(path: Path, payload: dict[str, Any]) -> Path:
 
 def _git(*args: str) -> str:
     try:
-        proc = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=Path(__file__).resolve().parent)
+        proc = subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent
+        )
     except OSError:
         return ""
     return proc.stdout.strip()

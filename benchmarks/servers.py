@@ -54,8 +54,22 @@ class RunningServer:
 
 def uvicorn_argv(app_factory: str) -> tuple[str, ...]:
     """One uvicorn worker serving ``module:factory``, no access log (as odeserve at log level warning)."""
-    return (sys.executable, "-m", "uvicorn", app_factory, "--factory", "--host", HOST, "--port", "{port}",
-            "--workers", "1", "--log-level", "warning", "--no-access-log")
+    return (
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_factory,
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    )
 
 
 def free_port() -> int:
@@ -65,15 +79,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(spec: ServerSpec, log_dir: Path, *, pin_core: int | None = None,
-            ready_timeout_s: float = 180.0) -> Iterator[RunningServer]:
+def running(
+    spec: ServerSpec, log_dir: Path, *, pin_core: int | None = None, ready_timeout_s: float = 180.0
+) -> Iterator[RunningServer]:
     """Start ``spec``, wait until it is ready, yield it; stop it on the way out, errors included."""
     port = free_port()
     log = log_dir / f"{spec.name}.log"
     env = {**os.environ, **spec.env}
     with log.open("wb") as out:
-        proc = subprocess.Popen(pinned(spec.command(port), pin_core), cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            pinned(spec.command(port), pin_core),
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = RunningServer(spec, port, proc.pid, log)
     try:
         _wait_ready(server, proc, ready_timeout_s)

@@ -35,8 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models_store import DEFAULT_STORE_ROOT, Manifest, ModelStore, OdeClassifier, load_network
-from service.engine import ModelRunner, SolverConfig
-from service.engine import BackendError, SampleSettings
+from service.engine import BackendError, ModelRunner, SampleSettings, SolverConfig
 
 from . import report
 
@@ -120,8 +119,9 @@ class TorchdiffeqCore(Core):
 
     def _solve(self, field: torch.nn.Module, z0: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return torchdiffeq.odeint(field, z0, self.t, method=self.cfg.method, rtol=self.cfg.rtol,
-                                      atol=self.cfg.atol)[-1]
+            return torchdiffeq.odeint(
+                field, z0, self.t, method=self.cfg.method, rtol=self.cfg.rtol, atol=self.cfg.atol
+            )[-1]
 
     def _z0(self, x: np.ndarray) -> torch.Tensor:
         with torch.no_grad():
@@ -164,8 +164,14 @@ def sample_inputs(batch: int, seed: int) -> np.ndarray:
     return np.stack([rng.uniform(x0, x1, batch), rng.uniform(y0, y1, batch)], axis=1)
 
 
-def median_times(calls: Sequence[Callable[[], object]], *, warmup: int, min_repeats: int, min_time_s: float,
-                 block_s: float = 0.05) -> list[Timing]:
+def median_times(
+    calls: Sequence[Callable[[], object]],
+    *,
+    warmup: int,
+    min_repeats: int,
+    min_time_s: float,
+    block_s: float = 0.05,
+) -> list[Timing]:
     """Median wall time of each call, over at least ``min_repeats`` calls and ``min_time_s`` seconds each.
 
     The calls take turns in blocks of about ``block_s`` seconds of back-to-back calls: within a block
@@ -213,23 +219,45 @@ def measure_batch(cores: Sequence[Core], reference: Core, x: np.ndarray, timing:
     rows = []
     for core, took in zip(cores, timings, strict=True):
         got = core.outcome(x)
-        rows.append(Row(core=core.name, batch=len(x), median_ms=took.median_s * 1e3,
-                        per_sample_us=took.median_s * 1e6 / len(x), repeats=took.repeats,
-                        speedup=base / took.median_s, nfe=got.nfe, nfe_per=core.nfe_per,
-                        max_prob_deviation=float(np.max(np.abs(got.probabilities - want))),
-                        label_mismatches=int(np.sum(got.probabilities.argmax(1) != want.argmax(1)))))
+        rows.append(
+            Row(
+                core=core.name,
+                batch=len(x),
+                median_ms=took.median_s * 1e3,
+                per_sample_us=took.median_s * 1e6 / len(x),
+                repeats=took.repeats,
+                speedup=base / took.median_s,
+                nfe=got.nfe,
+                nfe_per=core.nfe_per,
+                max_prob_deviation=float(np.max(np.abs(got.probabilities - want))),
+                label_mismatches=int(np.sum(got.probabilities.argmax(1) != want.argmax(1))),
+            )
+        )
     return rows
 
 
-def measure(version: Version, cfg: SolverConfig, batches: Sequence[int], backends: Sequence[str] = BACKENDS,
-            *, seed: int = 0, timing: dict[str, Any] | None = None) -> tuple[list[Row], list[str]]:
+def measure(
+    version: Version,
+    cfg: SolverConfig,
+    batches: Sequence[int],
+    backends: Sequence[str] = BACKENDS,
+    *,
+    seed: int = 0,
+    timing: dict[str, Any] | None = None,
+) -> tuple[list[Row], list[str]]:
     """Every core at every batch size; returns the rows and the backends left out (with the reason)."""
     timing = timing or {"warmup": 3, "min_repeats": 5, "min_time_s": 1.0}
     cores, skipped = build_cores(version, cfg, backends)
-    reference = TorchdiffeqCore(version, SolverConfig(cfg.method, REFERENCE_TOL, REFERENCE_TOL, cfg.step_size,
-                                                      cfg.max_steps), torch.float64)
-    rows = [row for i, batch in enumerate(batches)
-            for row in measure_batch(cores, reference, sample_inputs(batch, seed + i), timing)]
+    reference = TorchdiffeqCore(
+        version,
+        SolverConfig(cfg.method, REFERENCE_TOL, REFERENCE_TOL, cfg.step_size, cfg.max_steps),
+        torch.float64,
+    )
+    rows = [
+        row
+        for i, batch in enumerate(batches)
+        for row in measure_batch(cores, reference, sample_inputs(batch, seed + i), timing)
+    ]
     return rows, skipped
 
 
@@ -250,10 +278,15 @@ def targets(rows: Sequence[Row]) -> list[tuple[str, str, bool]]:
         if row.batch == 1 and row.core.startswith("odeserve"):
             close = row.label_mismatches == 0 and row.max_prob_deviation <= DEVIATION_TARGET
             met = row.speedup >= SPEEDUP_TARGET and close
-            found.append((f"batch 1, {row.core}: >= {SPEEDUP_TARGET:g}x torchdiffeq float32, same label, "
-                          f"|dp| <= {DEVIATION_TARGET:g}",
-                          f"{row.speedup:.1f}x, |dp| {row.max_prob_deviation:.1e}, "
-                          f"{row.label_mismatches} labels differ", met))
+            found.append(
+                (
+                    f"batch 1, {row.core}: >= {SPEEDUP_TARGET:g}x torchdiffeq float32, same label, "
+                    f"|dp| <= {DEVIATION_TARGET:g}",
+                    f"{row.speedup:.1f}x, |dp| {row.max_prob_deviation:.1e}, "
+                    f"{row.label_mismatches} labels differ",
+                    met,
+                )
+            )
     return found
 
 
@@ -263,8 +296,16 @@ def render(console: Console, rows: Sequence[Row], skipped: Sequence[str], cfg: S
         table.add_column(col, justify="left" if col == "core" else "right")
     for row in rows:
         nfe = f"{row.nfe:.1f}" + ("/batch" if row.nfe_per == "batch" else "")
-        table.add_row(row.core, str(row.batch), f"{row.median_ms:.3f}", f"{row.per_sample_us:.1f}",
-                      f"{row.speedup:.1f}x", nfe, f"{row.max_prob_deviation:.1e}", _mismatches(row))
+        table.add_row(
+            row.core,
+            str(row.batch),
+            f"{row.median_ms:.3f}",
+            f"{row.per_sample_us:.1f}",
+            f"{row.speedup:.1f}x",
+            nfe,
+            f"{row.max_prob_deviation:.1e}",
+            _mismatches(row),
+        )
     console.print(table)
     console.print(f"|dp|: against torchdiffeq float64 at rtol = atol = {REFERENCE_TOL:g}", highlight=False)
     for note in skipped:
@@ -279,8 +320,11 @@ def _mismatches(row: Row) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.solver_core", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.solver_core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add = parser.add_argument
     add("--store", type=Path, default=DEFAULT_STORE_ROOT, help="model store (default: the demo store)")
     add("--model", default="moons-node", help="model name (default moons-node)")
@@ -308,13 +352,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = {"warmup": args.warmup, "min_repeats": args.min_repeats, "min_time_s": args.min_time}
     rows, skipped = measure(version, cfg, args.batches, args.backends, seed=args.seed, timing=timing)
     render(console, rows, skipped, cfg)
-    payload = {"benchmark": "solver_core", "environment": report.environment(),
-               "model": f"{version.manifest.name}/{version.manifest.version}", "solver": cfg.as_dict(),
-               "reference": {"method": cfg.method, "rtol": REFERENCE_TOL, "atol": REFERENCE_TOL,
-                             "dtype": "float64"},
-               "settings": {**timing, "batches": args.batches, "seed": args.seed, "torch_threads": 1},
-               "rows": [asdict(row) for row in rows], "left_out": skipped,
-               "targets": [dict(zip(("claim", "measured", "met"), t, strict=True)) for t in targets(rows)]}
+    payload = {
+        "benchmark": "solver_core",
+        "environment": report.environment(),
+        "model": f"{version.manifest.name}/{version.manifest.version}",
+        "solver": cfg.as_dict(),
+        "reference": {"method": cfg.method, "rtol": REFERENCE_TOL, "atol": REFERENCE_TOL, "dtype": "float64"},
+        "settings": {**timing, "batches": args.batches, "seed": args.seed, "torch_threads": 1},
+        "rows": [asdict(row) for row in rows],
+        "left_out": skipped,
+        "targets": [dict(zip(("claim", "measured", "met"), t, strict=True)) for t in targets(rows)],
+    }
     console.print(f"results: {report.write(args.output or report.default_path('solver-core'), payload)}")
     return 0
 

@@ -32,8 +32,17 @@ class LoadSettings:
 
     def command(self, url: str) -> list[str]:
         threads = max(1, min(self.threads, self.connections))  # wrk refuses more threads than connections
-        cmd = [_wrk(), f"-t{threads}", f"-c{self.connections}", f"-d{self.duration_s}s",
-               f"--timeout={self.timeout_s:g}s", "--latency", "-s", str(SCRIPT), url]
+        cmd = [
+            _wrk(),
+            f"-t{threads}",
+            f"-c{self.connections}",
+            f"-d{self.duration_s}s",
+            f"--timeout={self.timeout_s:g}s",
+            "--latency",
+            "-s",
+            str(SCRIPT),
+            url,
+        ]
         return pinned(cmd, self.pin_core)
 
 
@@ -68,19 +77,33 @@ def parse(stdout: str) -> WrkResult:
     lines = [line for line in stdout.splitlines() if line.startswith(_MARKER)]
     if not lines:
         raise WrkError(f"no {_MARKER.strip()} line in wrk's output:\n{stdout}")
-    raw = json.loads(lines[-1][len(_MARKER):])
+    raw = json.loads(lines[-1][len(_MARKER) :])
     ms = lambda key: raw[key] / 1000.0  # noqa: E731
     socket = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
-    return WrkResult(requests=raw["requests"], duration_s=raw["duration_us"] / 1e6, p50_ms=ms("p50_us"),
-                     p90_ms=ms("p90_us"), p99_ms=ms("p99_us"), mean_ms=ms("mean_us"), max_ms=ms("max_us"),
-                     status_errors=raw["status_errors"], socket_errors=socket)
+    return WrkResult(
+        requests=raw["requests"],
+        duration_s=raw["duration_us"] / 1e6,
+        p50_ms=ms("p50_us"),
+        p90_ms=ms("p90_us"),
+        p99_ms=ms("p99_us"),
+        mean_ms=ms("mean_us"),
+        max_ms=ms("max_us"),
+        status_errors=raw["status_errors"],
+        socket_errors=socket,
+    )
 
 
 def run(url: str, load: LoadSettings, body: str = BODY) -> WrkResult:
     """Load ``url`` with POSTs of ``body`` as ``load`` says; raises WrkError if wrk fails."""
     cmd = load.command(url)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "WRK_BODY": body},
-                          timeout=load.duration_s + load.timeout_s + 60, check=False)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WRK_BODY": body},
+        timeout=load.duration_s + load.timeout_s + 60,
+        check=False,
+    )
     if proc.returncode != 0:
         raise WrkError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
     return parse(proc.stdout)
@@ -97,4 +120,3 @@ def _wrk() -> str:
     if path is None:
         raise WrkError("wrk is not installed (Debian: apt-get install -y wrk)")
     return path
-

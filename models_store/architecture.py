@@ -11,6 +11,7 @@ The network is split into the parts a solver needs separately::
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated, Literal
 
@@ -140,7 +141,7 @@ class ODEField(nn.Module):
         self.time_input = spec.time_input
         widths = [state_dim + int(spec.time_input), *spec.hidden]
         layers: list[nn.Module] = []
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        for fan_in, fan_out in itertools.pairwise(widths):
             layers += [nn.Linear(fan_in, fan_out), _ACTIVATIONS[spec.activation]()]
         layers.append(nn.Linear(widths[-1], state_dim))
         self.net = nn.Sequential(*layers)

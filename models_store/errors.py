@@ -1,11 +1,11 @@
 """Errors raised by the model store.
 
-    StoreError
-    ├── InvalidName          a model name, version or alias that is not allowed
-    ├── ModelNotFound        no such model in the store
-    ├── VersionNotFound      no such version or alias for a model
-    ├── IntegrityError       a stored file is missing, extra, altered or unparsable (names the file)
-    └── PublishError         a publish that could not complete (nothing becomes visible)
+StoreError
+├── InvalidName          a model name, version or alias that is not allowed
+├── ModelNotFound        no such model in the store
+├── VersionNotFound      no such version or alias for a model
+├── IntegrityError       a stored file is missing, extra, altered or unparsable (names the file)
+└── PublishError         a publish that could not complete (nothing becomes visible)
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ ONNX_FILES = (ENCODER_ONNX, FIELD_ONNX, HEAD_ONNX)
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-ServedMethod = Annotated[str, AfterValidator(served_method),
-                         Field(json_schema_extra={"enum": list(SERVED_METHODS)})]
+ServedMethod = Annotated[
+    str, AfterValidator(served_method), Field(json_schema_extra={"enum": list(SERVED_METHODS)})
+]
 """A served solver method (see methods.py): a manifest naming another could not be served as written."""
 
 

@@ -93,13 +93,20 @@ METHODS: dict[str, SolverMethod] = _catalogue(
     _same("implicit_adams", "fixed", None),
     _same("fixed_adams", "fixed", None),
     SolverMethod(
-        name="explicit_adams", grid="fixed", order=None, torchdiffeq="explicit_adams",
+        name="explicit_adams",
+        grid="fixed",
+        order=None,
+        torchdiffeq="explicit_adams",
         refused="torchdiffeq 0.2.5 gives wrong answers with it (dz/dt = -z from 1 with step 0.01 ends "
         "at exp(-0.31), not exp(-1))",
         instead=("fixed_adams", "implicit_adams", "dopri5"),
     ),
     SolverMethod(
-        name="scipy_solver", grid="adaptive", order=None, torchdiffeq="scipy_solver", step_limit=False,
+        name="scipy_solver",
+        grid="adaptive",
+        order=None,
+        torchdiffeq="scipy_solver",
+        step_limit=False,
         refused="it needs a scipy integrator named in options no request can give, and scipy's "
         "solve_ivp has no step limit, so max_steps could not bound a request's work",
         instead=("dopri5", "dopri8"),

@@ -16,6 +16,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from service.telemetry.logs import log_config
 from service.telemetry.multiprocess import prepare_multiprocess_dir
+
 from .settings import Settings
 
 _EPILOG = """\
@@ -32,19 +33,30 @@ finishes the requests in flight (at most ODESERVE_REQUEST_TIMEOUT_S + 5 s) and e
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m service",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve Neural ODE classifiers from a model store over REST.",
     )
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default 8000)")
     parser.add_argument("--store", type=Path, help="model store root (default: the shipped demo store)")
     parser.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
-    parser.add_argument("--poll-interval", type=float, dest="poll_interval_s", metavar="SECONDS",
-                        help="seconds between store polls; 0 disables polling (default 2)")
-    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
-                        help="default info")
-    parser.add_argument("--log-format", choices=["json", "text"],
-                        help="json: one JSON object per line, with a request id (default json)")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        dest="poll_interval_s",
+        metavar="SECONDS",
+        help="seconds between store polls; 0 disables polling (default 2)",
+    )
+    parser.add_argument(
+        "--log-level", choices=["critical", "error", "warning", "info", "debug"], help="default info"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="json: one JSON object per line, with a request id (default json)",
+    )
     return parser
 
 
@@ -61,10 +73,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
     prepare_multiprocess_dir(None, settings.workers)
-    options = dict(factory=True, host=settings.host, port=settings.port, workers=settings.workers,
-                   log_level=settings.log_level, log_config=log_config(settings.log_level, settings.log_format),
-                   access_log=False,  # service.access logs every request, with its request id
-                   timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1)
+    options = dict(
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
+        access_log=False,  # service.access logs every request, with its request id
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1,
+    )
     if settings.workers > 1:  # uvicorn's supervisor: exits 0 after stopping its workers on SIGTERM
         uvicorn.run(APP, **options)
     else:

@@ -10,17 +10,26 @@ from typing import Any
 
 import anyio
 import torch
-from prometheus_client import CollectorRegistry
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
 from models_store import ModelStore
-
 from service.http.admission import AdmissionMiddleware
 from service.http.body_limit import BodyLimitMiddleware
+from service.http.fast_path import PredictFastPath
+from service.http.request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware
+from service.http.request_metrics import MetricsMiddleware
+from service.lifecycle.poller import StorePoller
+from service.lifecycle.registry import Registry
+from service.scheduling.batcher import DynamicBatcher
+from service.scheduling.executor import Executor
+from service.telemetry.metrics import Metrics
+from service.telemetry.request_context import current_request_id
+
 from .deps import API_KEY_HEADER, Runtime
 from .draining import DrainOnSigterm
 from .errors import (
@@ -33,16 +42,7 @@ from .errors import (
     from_foreign,
     validation_details,
 )
-from service.scheduling.batcher import DynamicBatcher
-from service.http.fast_path import PredictFastPath
-from service.scheduling.executor import Executor
-from service.telemetry.metrics import Metrics
-from service.http.request_metrics import MetricsMiddleware
-from service.lifecycle.poller import StorePoller
 from .oip.framing import HEADER_LENGTH as OIP_HEADER
-from service.lifecycle.registry import Registry
-from service.http.request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware
-from service.telemetry.request_context import current_request_id
 from .routes import ROUTERS, predictions
 from .settings import Settings
 
@@ -73,9 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AdmissionMiddleware)  # a full queue refuses before the body is read
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER, OIP_HEADER],
-                           expose_headers=[REQUEST_ID_HEADER, "Retry-After", OIP_HEADER], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER, OIP_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", OIP_HEADER],
+            max_age=600,
+        )
     app.add_middleware(RequestLogMiddleware)  # outermost: every answer has a request id and a log line
     _install_error_handlers(app)
     for router in ROUTERS:
@@ -91,17 +96,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     registry = Registry(ModelStore(settings.store), metrics, settings.backend)
     try:
         changes = await anyio.to_thread.run_sync(registry.refresh)
-        log.info("store %s: %d versions loaded, %d failed", settings.store, changes.loaded_versions,
-                 changes.failed_versions)
+        log.info(
+            "store %s: %d versions loaded, %d failed",
+            settings.store,
+            changes.loaded_versions,
+            changes.failed_versions,
+        )
     except StoreUnavailable:  # logged by the registry; not ready until a poll can read the store
         pass
     # torch, ONNX and the loaded models are hundreds of thousands of long-lived objects: freeze them
     # out of the cyclic GC, or every full collection walks them all (~100 ms stalls in p99).
     gc.collect()
     gc.freeze()
-    batcher = DynamicBatcher(max_batch_size=settings.max_batch_size,
-                             max_delay_s=settings.max_batch_delay_ms / 1000, max_queue=settings.max_queue,
-                             inline_max_steps=settings.inline_max_steps)
+    batcher = DynamicBatcher(
+        max_batch_size=settings.max_batch_size,
+        max_delay_s=settings.max_batch_delay_ms / 1000,
+        max_queue=settings.max_queue,
+        inline_max_steps=settings.inline_max_steps,
+    )
     runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s))
     app.state.runtime = runtime
     poller = StorePoller(registry, settings.poll_interval_s)
@@ -155,10 +167,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI could not decode the JSON body (e.g. not UTF-8): as json_invalid
         problem = {"type": "json_invalid", "loc": ["body"], "msg": "the body cannot be decoded as JSON"}
-        return error_response(RequestValidationFailed("the request body is not valid JSON: it cannot be "
-                                                      "decoded", [problem]), request.url.path)
-    messages = {404: f"no route {request.url.path}",
-                405: f"{request.method} is not allowed on {request.url.path}"}
+        return error_response(
+            RequestValidationFailed("the request body is not valid JSON: it cannot be decoded", [problem]),
+            request.url.path,
+        )
+    messages = {
+        404: f"no route {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }
     message = messages.get(exc.status_code, str(exc.detail))
     return error_response(for_status(exc.status_code, message, exc.headers), request.url.path)
 
@@ -171,8 +187,13 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Runs outside RequestLogMiddleware (Starlette's outermost ServerErrorMiddleware calls it), so
     # the request id comes from the request's state, where the middleware left it.
     request_id = getattr(request.state, REQUEST_ID_STATE, None) or current_request_id()
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc,
-              extra={"request_id": request_id})
+    log.error(
+        "unexpected error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
     response = error_response(ServiceError("internal server error"), request.url.path)
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id

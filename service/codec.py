@@ -10,9 +10,9 @@ import numpy as np
 
 from models_store import Manifest
 from service.engine import Prediction, SolverConfig, Trajectory
+from service.lifecycle.loading import LoadedVersion
 
 from .errors import InputShapeError, InvalidRequest, LimitExceeded, RequestValidationFailed
-from service.lifecycle.loading import LoadedVersion
 from .schemas import PredictResponse, SolverRequest, SolverSettings, TrajectoryRequest, TrajectoryResponse
 from .settings import Settings
 
@@ -22,8 +22,11 @@ DEFAULT_NUM_POINTS = 20
 def decode_inputs(samples: list[Any], manifest: Manifest, limits: Settings) -> np.ndarray:
     """The samples as float64 [B, *input shape]; each may be flat or nested in the input shape."""
     if len(samples) > limits.max_inputs:
-        raise LimitExceeded(f"{len(samples)} inputs sent; this server answers at most {limits.max_inputs} "
-                            "per request: split the batch", {"max_inputs": limits.max_inputs})
+        raise LimitExceeded(
+            f"{len(samples)} inputs sent; this server answers at most {limits.max_inputs} "
+            "per request: split the batch",
+            {"max_inputs": limits.max_inputs},
+        )
     shape = tuple(manifest.input.shape)
     try:
         batch = np.asarray(samples, dtype=np.float64)
@@ -49,8 +52,12 @@ def _sample(index: int, sample: Any, manifest: Manifest) -> np.ndarray:
     raise InputShapeError(
         f"inputs[{index}] has {got}; model {manifest.name!r} expects {size} numbers per sample, "
         f"flat or nested as {list(shape)}",
-        {"index": index, "expected_shape": list(shape), "expected_size": size,
-         "got_shape": None if arr is None else list(arr.shape)},
+        {
+            "index": index,
+            "expected_shape": list(shape),
+            "expected_size": size,
+            "got_shape": None if arr is None else list(arr.shape),
+        },
     )
 
 
@@ -62,8 +69,14 @@ def decode_solver(request: SolverRequest | None, manifest: Manifest, limits: Set
     given = request.model_dump(exclude_none=True)
     errors = [_tolerance_error(k, given[k], limits) for k in ("rtol", "atol") if k in given]
     if given.get("max_steps", 0) > limits.max_steps_cap:
-        errors.append(_error("max_steps", given["max_steps"], "less_than_equal",
-                             f"max_steps may be at most {limits.max_steps_cap} on this server"))
+        errors.append(
+            _error(
+                "max_steps",
+                given["max_steps"],
+                "less_than_equal",
+                f"max_steps may be at most {limits.max_steps_cap} on this server",
+            )
+        )
     errors = [e for e in errors if e is not None]
     if errors:
         raise RequestValidationFailed(f"solver settings out of bounds: {errors[0]['msg']}", errors)
@@ -74,8 +87,12 @@ def decode_solver(request: SolverRequest | None, manifest: Manifest, limits: Set
 def _tolerance_error(key: str, value: float, limits: Settings) -> dict[str, Any] | None:
     if limits.min_tolerance <= value <= limits.max_tolerance:
         return None
-    return _error(key, value, "tolerance_bounds",
-                  f"{key} must be between {limits.min_tolerance:g} and {limits.max_tolerance:g}")
+    return _error(
+        key,
+        value,
+        "tolerance_bounds",
+        f"{key} must be between {limits.min_tolerance:g} and {limits.max_tolerance:g}",
+    )
 
 
 def _error(key: str, value: Any, kind: str, msg: str) -> dict[str, Any]:
@@ -94,20 +111,24 @@ def decode_times(request: TrajectoryRequest, manifest: Manifest, limits: Setting
     if np.any(np.diff(times) <= 0):
         raise InvalidRequest("times must be strictly increasing", {"times": request.times[:20]})
     if times[0] < t0 or times[-1] > t1:
-        raise InvalidRequest(f"times must lie inside model {manifest.name!r}'s interval [{t0:g}, {t1:g}]",
-                             {"interval": [t0, t1]})
+        raise InvalidRequest(
+            f"times must lie inside model {manifest.name!r}'s interval [{t0:g}, {t1:g}]",
+            {"interval": [t0, t1]},
+        )
     return times
 
 
 def _check_time_points(count: int, limits: Settings) -> None:
     if count > limits.max_time_points:
-        raise LimitExceeded(f"{count} time points asked; this server answers at most "
-                            f"{limits.max_time_points}",
-                            {"max_time_points": limits.max_time_points})
+        raise LimitExceeded(
+            f"{count} time points asked; this server answers at most {limits.max_time_points}",
+            {"max_time_points": limits.max_time_points},
+        )
 
 
-def check_trajectory_size(inputs: np.ndarray, times: np.ndarray, manifest: Manifest,
-                          limits: Settings) -> None:
+def check_trajectory_size(
+    inputs: np.ndarray, times: np.ndarray, manifest: Manifest, limits: Settings
+) -> None:
     """Bound the answer's size: time points x inputs x (state dim + classes) numbers."""
     width = manifest.architecture.state_dim + len(manifest.classes)
     values = len(times) * len(inputs) * width
@@ -122,15 +143,20 @@ def check_trajectory_size(inputs: np.ndarray, times: np.ndarray, manifest: Manif
 
 def encode_prediction(loaded: LoadedVersion, pred: Prediction, cfg: SolverConfig) -> PredictResponse:
     return PredictResponse.model_construct(
-        model=loaded.name, version=loaded.version, **_prediction_fields(loaded, pred, cfg),
+        model=loaded.name,
+        version=loaded.version,
+        **_prediction_fields(loaded, pred, cfg),
         probabilities=np.asarray(pred.probabilities).tolist(),
     )
 
 
 def encode_trajectory(loaded: LoadedVersion, traj: Trajectory, cfg: SolverConfig) -> TrajectoryResponse:
     return TrajectoryResponse.model_construct(
-        model=loaded.name, version=loaded.version, times=[float(t) for t in traj.times],
-        states=np.asarray(traj.states).tolist(), probabilities=np.asarray(traj.probabilities).tolist(),
+        model=loaded.name,
+        version=loaded.version,
+        times=[float(t) for t in traj.times],
+        states=np.asarray(traj.states).tolist(),
+        probabilities=np.asarray(traj.probabilities).tolist(),
         final_probabilities=np.asarray(traj.final.probabilities).tolist(),
         **_prediction_fields(loaded, traj.final, cfg),
     )

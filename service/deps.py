@@ -10,9 +10,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
-from .errors import Forbidden, Unauthorized
-from service.scheduling.executor import Executor
 from service.lifecycle.registry import Registry
+from service.scheduling.executor import Executor
+
+from .errors import Forbidden, Unauthorized
 from .settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
@@ -34,10 +35,18 @@ async def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-_inference_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="ApiKey", auto_error=False,
-                              description="needed when the server sets ODESERVE_API_KEY")
-_admin_key = APIKeyHeader(name=API_KEY_HEADER, scheme_name="AdminApiKey", auto_error=False,
-                          description="the server's ODESERVE_ADMIN_API_KEY")
+_inference_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="needed when the server sets ODESERVE_API_KEY",
+)
+_admin_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="AdminApiKey",
+    auto_error=False,
+    description="the server's ODESERVE_ADMIN_API_KEY",
+)
 
 
 async def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
@@ -59,7 +68,9 @@ async def require_admin_key(rt: RuntimeDep, given: Annotated[str | None, Securit
 
 def _check_key(expected: SecretStr, given: str | None) -> None:
     if not given:
-        raise Unauthorized(f"this endpoint needs an API key in the {API_KEY_HEADER} header",
-                           headers={"WWW-Authenticate": f"ApiKey header={API_KEY_HEADER}"})
+        raise Unauthorized(
+            f"this endpoint needs an API key in the {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": f"ApiKey header={API_KEY_HEADER}"},
+        )
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise Forbidden("the API key is not valid")

@@ -49,8 +49,11 @@ class DrainOnSigterm:
             self._server_handler(sig, frame)
             return
         self.runtime.draining = True
-        log.info("SIGTERM: not ready from now on; closing the listener in %g s, then finishing the "
-                 "requests in flight", self.grace_s)
+        log.info(
+            "SIGTERM: not ready from now on; closing the listener in %g s, then finishing the "
+            "requests in flight",
+            self.grace_s,
+        )
         self._loop.call_soon_threadsafe(self._loop.call_later, self.grace_s, self._stop, sig, frame)
 
     def _stop(self, sig: int, frame: FrameType | None) -> None:

@@ -156,8 +156,8 @@ class DeadlineExceeded(ServiceError):
 
 
 _BY_STATUS: dict[int, type[ServiceError]] = {
-    cls.status: cls for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed,
-                                PayloadTooLarge, Unavailable)
+    cls.status: cls
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, Unavailable)
 }
 
 
@@ -176,8 +176,9 @@ def from_foreign(exc: Exception) -> ServiceError:
     if isinstance(exc, UnknownMethod):
         return UnknownSolverMethod(str(exc), {"method": exc.method, "known": list(exc.known)})
     if isinstance(exc, RefusedMethod):
-        return UnsupportedSolverMethod(str(exc), {"method": exc.method, "reason": exc.reason,
-                                                  "instead": list(exc.instead)})
+        return UnsupportedSolverMethod(
+            str(exc), {"method": exc.method, "reason": exc.reason, "instead": list(exc.instead)}
+        )
     if isinstance(exc, QueueFull):
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return Overloaded(str(exc), {"retry_after_s": int(retry)}, headers={"Retry-After": retry})

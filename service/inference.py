@@ -57,8 +57,9 @@ class Answer(Generic[Q]):
     trajectory: Trajectory | None = None
 
 
-async def answer(rt: Runtime, scope: Scope, name: str, ref: str | None,
-                 decode: Callable[[LoadedVersion], Q]) -> Answer[Q]:
+async def answer(
+    rt: Runtime, scope: Scope, name: str, ref: str | None, decode: Callable[[LoadedVersion], Q]
+) -> Answer[Q]:
     """Resolve ``name``/``ref`` (None: ``latest``), decode the request against it, and solve.
 
     ``decode`` runs once the version is known (its input shape, its default solver); an entrance
@@ -78,6 +79,7 @@ async def answer(rt: Runtime, scope: Scope, name: str, ref: str | None,
 
 async def predict_json(rt: Runtime, scope: Scope, name: str, ref: str | None, body: PredictRequest) -> str:
     """``/v1`` predict's answer as JSON: the FastAPI route and the predict fast path both send it."""
+
     def decode(loaded: LoadedVersion) -> Question:
         return Question(decode_inputs(body.inputs, loaded.manifest, rt.settings), body.solver, None)
 

@@ -34,13 +34,16 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(default=None, description="if set, /v1/models/** needs X-API-Key")
     admin_api_key: SecretStr | None = Field(default=None, description="admin endpoints are off without it")
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="origins allowed by CORS (comma-separated or a JSON list; '*' any); "
-        "empty: CORS off")
+        default_factory=list,
+        description="origins allowed by CORS (comma-separated or a JSON list; '*' any); empty: CORS off",
+    )
 
     max_inputs: int = Field(default=1024, ge=1, le=65536, description="samples per request")
     max_time_points: int = Field(default=1000, ge=2, le=100_000, description="trajectory time points")
     max_trajectory_values: int = Field(
-        default=4_000_000, ge=1000, le=100_000_000,
+        default=4_000_000,
+        ge=1000,
+        le=100_000_000,
         description="numbers in one trajectory answer: time points x inputs x (state dim + classes)",
     )
     max_steps_cap: int = Field(default=10_000, ge=1, le=1_000_000, description="largest max_steps allowed")
@@ -49,23 +52,40 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * MIB, ge=1024, le=256 * MIB)
     torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
     backend: Literal["auto", "torch", "onnxruntime"] = Field(
-        default="auto", description="solver backend; auto: ONNX Runtime where it matches torch at load time")
+        default="auto", description="solver backend; auto: ONNX Runtime where it matches torch at load time"
+    )
     max_batch_size: int = Field(default=64, ge=1, le=65536, description="samples per dynamic batch")
     max_batch_delay_ms: float = Field(
-        default=0.0, ge=0, le=1000, description="extra wait for batchmates when idle (0: batch what is queued)")
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="extra wait for batchmates when idle (0: batch what is queued)",
+    )
     inline_max_steps: int = Field(
-        default=1000, ge=0, le=1_000_000,
-        description="ONNX Runtime solves whose samples may take at most this many steps run on the event loop "
-        "(no thread hop; a stall is bounded by it); 0: always on the solver thread")
-    max_queue: int = Field(default=4096, ge=1, le=1_000_000,
-                           description="samples waiting per worker before requests get 503 + Retry-After")
-    request_timeout_s: float = Field(default=30.0, gt=0, le=3600,
-                                     description="deadline for a request's queue wait and solve (504 past it)")
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="ONNX Runtime solves whose samples may take at most this many steps run on the event "
+        "loop (no thread hop; a stall is bounded by it); 0: always on the solver thread",
+    )
+    max_queue: int = Field(
+        default=4096,
+        ge=1,
+        le=1_000_000,
+        description="samples waiting per worker before requests get 503 + Retry-After",
+    )
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="deadline for a request's queue wait and solve (504 past it)"
+    )
     fast_path: bool = Field(
-        default=True, description="answer predict without FastAPI's per-request machinery (same answers)")
+        default=True, description="answer predict without FastAPI's per-request machinery (same answers)"
+    )
     drain_grace_s: float = Field(
-        default=0.0, ge=0, le=300,
-        description="after SIGTERM: seconds /readyz answers 503 draining before the listener closes")
+        default=0.0,
+        ge=0,
+        le=300,
+        description="after SIGTERM: seconds /readyz answers 503 draining before the listener closes",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from models_store import Manifest
-
-from .codec import solver_settings
 from service.lifecycle.loading import LoadedVersion, VersionState
 from service.lifecycle.registry import Changes, ModelState
+
+from .codec import solver_settings
 from .schemas import (
     FailureInfo,
     GoldenBaseline,
@@ -57,10 +57,15 @@ def version_detail(model: ModelState, state: VersionState) -> VersionDetail:
         baseline = GoldenBaseline(nfe_mean=b.nfe_mean, samples=b.samples, solver=solver_settings(b.solver))
         backend, note = state.runner.backend.name, state.runner.backend_note
     return VersionDetail(
-        name=state.name, version=state.version, status=state.status, reason=state.reason,
+        name=state.name,
+        version=state.version,
+        status=state.status,
+        reason=state.reason,
         aliases=model.aliases_of(state.version),
         manifest=manifest_summary(manifest) if manifest else None,
-        golden_nfe_baseline=baseline, backend=backend, backend_note=note,
+        golden_nfe_baseline=baseline,
+        backend=backend,
+        backend_note=note,
         files=dict(manifest.files) if manifest else {},
     )
 
@@ -69,12 +74,17 @@ def manifest_summary(manifest: Manifest) -> ManifestSummary:
     record = manifest.training
     training = None
     if record is not None:
-        training = TrainingSummary(dataset=record.dataset, epochs=record.epochs, metrics=dict(record.metrics),
-                                   nfe=record.nfe)
+        training = TrainingSummary(
+            dataset=record.dataset, epochs=record.epochs, metrics=dict(record.metrics), nfe=record.nfe
+        )
     return ManifestSummary(
-        family=manifest.family, created_at=manifest.created_at, description=manifest.description,
-        input=InputInfo(**manifest.input.model_dump()), classes=list(manifest.classes),
-        augment_dim=manifest.augment_dim, state_dim=manifest.architecture.state_dim,
+        family=manifest.family,
+        created_at=manifest.created_at,
+        description=manifest.description,
+        input=InputInfo(**manifest.input.model_dump()),
+        classes=list(manifest.classes),
+        augment_dim=manifest.augment_dim,
+        state_dim=manifest.architecture.state_dim,
         interval=manifest.interval,
         default_solver=SolverSettings(**manifest.default_solver.model_dump()),
         training=training,
@@ -85,8 +95,10 @@ def reload_report(changes: Changes) -> ReloadReport:
     return ReloadReport(
         loaded=changes.loaded,
         failed=[FailureInfo(model=f.name, version=f.version, reason=f.reason) for f in changes.failed],
-        removed=changes.removed, aliases_changed=changes.aliases_changed,
-        loaded_versions=changes.loaded_versions, failed_versions=changes.failed_versions,
+        removed=changes.removed,
+        aliases_changed=changes.aliases_changed,
+        loaded_versions=changes.loaded_versions,
+        failed_versions=changes.failed_versions,
         duration_s=changes.duration_s,
     )
 
@@ -95,7 +107,9 @@ def _version_summary(model: ModelState, state: VersionState) -> VersionSummary:
     manifest = state.manifest
     training = manifest.training if manifest else None
     return VersionSummary(
-        version=state.version, status=state.status, reason=state.reason,
+        version=state.version,
+        status=state.status,
+        reason=state.reason,
         aliases=model.aliases_of(state.version),
         created_at=manifest.created_at if manifest else None,
         metrics=dict(training.metrics) if training else None,

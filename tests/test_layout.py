@@ -56,8 +56,11 @@ def test_engine_is_used_only_through_its_init() -> None:
     """Outside ``service/engine/`` product code imports ``service.engine`` itself, never its modules:
     what its ``__init__`` does not list is free to change. (Tests may look inside.)"""
     private = {
-        where: [m for m in names if m.startswith("service.engine.")
-                and m.rpartition(".")[2] not in _engine_public_names()]
+        where: [
+            m
+            for m in names
+            if m.startswith("service.engine.") and m.rpartition(".")[2] not in _engine_public_names()
+        ]
         for where, names in _importers("service.engine", ("service", "benchmarks", "training")).items()
         if not where.startswith("service/engine/")
     }
@@ -66,28 +69,72 @@ def test_engine_is_used_only_through_its_init() -> None:
 
 def _engine_public_names() -> set[str]:
     tree = ast.parse((REPO / "service/engine/__init__.py").read_text())
-    return {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
-            for alias in node.names}
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
 
 
-@pytest.mark.parametrize(("room", "may_not_import"), [
-    ("service/engine", ("service.http", "service.lifecycle", "service.scheduling", "service.telemetry",
-                        "service.routes", "service.oip", "service.schemas", "service.app", "service.errors",
-                        "fastapi", "starlette", "asyncio", "training")),
-    ("service/telemetry", ("service.http", "service.lifecycle", "service.scheduling", "service.routes",
-                           "service.app", "training")),
-    ("service/scheduling", ("service.http", "service.lifecycle.registry", "service.lifecycle.poller",
-                            "service.routes", "service.app", "training")),
-    ("service/lifecycle", ("service.http", "service.scheduling", "service.routes", "service.app", "training")),
-    ("service/http", ("service.routes", "service.app", "training")),
-    ("service", ("training",)),
-    ("training", ("service",)),
-    ("models_store", ("service", "training")),
-])
+@pytest.mark.parametrize(
+    ("room", "may_not_import"),
+    [
+        (
+            "service/engine",
+            (
+                "service.http",
+                "service.lifecycle",
+                "service.scheduling",
+                "service.telemetry",
+                "service.routes",
+                "service.oip",
+                "service.schemas",
+                "service.app",
+                "service.errors",
+                "fastapi",
+                "starlette",
+                "asyncio",
+                "training",
+            ),
+        ),
+        (
+            "service/telemetry",
+            (
+                "service.http",
+                "service.lifecycle",
+                "service.scheduling",
+                "service.routes",
+                "service.app",
+                "training",
+            ),
+        ),
+        (
+            "service/scheduling",
+            (
+                "service.http",
+                "service.lifecycle.registry",
+                "service.lifecycle.poller",
+                "service.routes",
+                "service.app",
+                "training",
+            ),
+        ),
+        (
+            "service/lifecycle",
+            ("service.http", "service.scheduling", "service.routes", "service.app", "training"),
+        ),
+        ("service/http", ("service.routes", "service.app", "training")),
+        ("service", ("training",)),
+        ("training", ("service",)),
+        ("models_store", ("service", "training")),
+    ],
+)
 def test_imports_run_one_way(room: str, may_not_import: tuple[str, ...]) -> None:
     wrong = {
-        str(path.relative_to(REPO)): sorted(m for m in _imports(path)
-                                            if any(m == x or m.startswith(x + ".") for x in may_not_import))
+        str(path.relative_to(REPO)): sorted(
+            m for m in _imports(path) if any(m == x or m.startswith(x + ".") for x in may_not_import)
+        )
         for path in _sources(room)
     }
     assert {k: v for k, v in wrong.items() if v} == {}

@@ -21,9 +21,8 @@ import numpy as np
 from starlette.types import Receive, Scope, Send
 
 from models_store import DEFAULT_STORE_ROOT
+from service.engine import ModelRunner, SampleSettings, SolverConfig
 from service.http.body_limit import read_body
-from service.engine import ModelRunner, SolverConfig
-from service.engine import SampleSettings
 
 from ..solver_core import load_version
 
@@ -47,12 +46,22 @@ def create_app() -> object:
             body = await read_body(receive)
             x = np.asarray(json.loads(body or b"")["inputs"], dtype=np.float64)
             sol, probs = runner.solve_batch(x, cfg.method, SampleSettings.uniform(cfg, len(x)))
-            answer = json.dumps({"predictions": [manifest.classes[i] for i in probs.argmax(axis=1)],
-                                 "probabilities": probs.tolist(), "nfe": sol.nfe.tolist()}).encode()
+            answer = json.dumps(
+                {
+                    "predictions": [manifest.classes[i] for i in probs.argmax(axis=1)],
+                    "probabilities": probs.tolist(),
+                    "nfe": sol.nfe.tolist(),
+                }
+            ).encode()
         else:
             answer = b'{"status": "ok"}'
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*_JSON, (b"content-length", str(len(answer)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*_JSON, (b"content-length", str(len(answer)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": answer})
 
     return app

@@ -40,16 +40,25 @@ def create_app() -> FastAPI:
     @app.post(f"/v1/models/{name}/predict")
     def predict(body: PredictBody) -> dict[str, list]:
         probs = classify(network, torch.tensor(body.inputs, dtype=torch.float32), t, manifest.default_solver)
-        return {"predictions": [manifest.classes[i] for i in probs.argmax(dim=1).tolist()],
-                "probabilities": probs.tolist()}
+        return {
+            "predictions": [manifest.classes[i] for i in probs.argmax(dim=1).tolist()],
+            "probabilities": probs.tolist(),
+        }
 
     return app
 
 
-def classify(network: OdeClassifier, x: torch.Tensor, t: torch.Tensor,
-             solver: SolverDefaults) -> torch.Tensor:
+def classify(
+    network: OdeClassifier, x: torch.Tensor, t: torch.Tensor, solver: SolverDefaults
+) -> torch.Tensor:
     """Class probabilities: encode, one odeint over the whole batch, head, softmax."""
     with torch.no_grad():
-        z = torchdiffeq.odeint(network.field, network.initial_state(x), t,
-                               method=solver.method, rtol=solver.rtol, atol=solver.atol)[-1]
+        z = torchdiffeq.odeint(
+            network.field,
+            network.initial_state(x),
+            t,
+            method=solver.method,
+            rtol=solver.rtol,
+            atol=solver.atol,
+        )[-1]
         return torch.softmax(network.head(z), dim=-1)

@@ -16,7 +16,22 @@ from .runner import ModelRunner, Prediction, Trajectory
 from .solve import check_budget, solve
 
 __all__ = [
-    "BackendError", "BackendName", "CancelToken", "SampleSettings", "check_budget",
-    "ALL_METHODS", "NATIVE_ADAPTIVE", "NATIVE_FIXED", "EngineError", "ModelRunner", "Prediction",
-    "RefusedMethod", "SolverConfig", "Solution", "StepLimitExceeded", "Trajectory", "UnknownMethod", "solve",
+    "BackendError",
+    "BackendName",
+    "CancelToken",
+    "SampleSettings",
+    "check_budget",
+    "ALL_METHODS",
+    "NATIVE_ADAPTIVE",
+    "NATIVE_FIXED",
+    "EngineError",
+    "ModelRunner",
+    "Prediction",
+    "RefusedMethod",
+    "SolverConfig",
+    "Solution",
+    "StepLimitExceeded",
+    "Trajectory",
+    "UnknownMethod",
+    "solve",
 ]

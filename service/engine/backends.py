@@ -17,7 +17,7 @@ import onnxruntime as ort
 import torch
 from google.protobuf.message import DecodeError
 
-from .cancel import CancelToken, Cancelled
+from .cancel import Cancelled, CancelToken
 from .config import SampleSettings
 from .integrate import Solution
 from .onnx import OUTPUTS, PROBABILITIES, FieldConversionError, Head, build_solver
@@ -35,8 +35,18 @@ class BackendError(RuntimeError):
 
 
 _ORT = ort.capi.onnxruntime_pybind11_state
-_BUILD_ERRORS = (BackendError, DecodeError, FieldConversionError, onnx.checker.ValidationError, onnx.shape_inference.InferenceError,
-                 _ORT.Fail, _ORT.NotImplemented, _ORT.InvalidGraph, _ORT.InvalidArgument, _ORT.RuntimeException)
+_BUILD_ERRORS = (
+    BackendError,
+    DecodeError,
+    FieldConversionError,
+    onnx.checker.ValidationError,
+    onnx.shape_inference.InferenceError,
+    _ORT.Fail,
+    _ORT.NotImplemented,
+    _ORT.InvalidGraph,
+    _ORT.InvalidArgument,
+    _ORT.RuntimeException,
+)
 
 
 class Backend(ABC):
@@ -45,11 +55,12 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
-              cancel: CancelToken | None = None) -> Solution:
+    def solve(
+        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
+    ) -> Solution:
         """z(t1) and step counts for each row of ``y0`` [B, D] (float64), each with its own settings."""
 
-    def warm(self, method: str) -> None:
+    def warm(self, method: str) -> None:  # noqa: B027 (a hook: most backends have nothing to build)
         """Build what serving ``method`` needs now, at load time, rather than on a first request."""
 
     def runs_inline(self, method: str, samples: int) -> bool:
@@ -64,11 +75,13 @@ class TorchBackend(Backend):
     def __init__(self, field: Field, interval: tuple[float, float]) -> None:
         self.field, self.interval = field, interval
 
-    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
-              cancel: CancelToken | None = None) -> Solution:
+    def solve(
+        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
+    ) -> Solution:
         with torch.inference_mode():
-            return solve_samples(self.field, torch.from_numpy(y0), self.interval, method, settings,
-                                 cancel=cancel)
+            return solve_samples(
+                self.field, torch.from_numpy(y0), self.interval, method, settings, cancel=cancel
+            )
 
 
 class OnnxRuntimeBackend(Backend):
@@ -82,8 +95,13 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, field_onnx: bytes, interval: tuple[float, float], fallback: TorchBackend,
-                 head: Head | None = None) -> None:
+    def __init__(
+        self,
+        field_onnx: bytes,
+        interval: tuple[float, float],
+        fallback: TorchBackend,
+        head: Head | None = None,
+    ) -> None:
         self.field = onnx.load_from_string(field_onnx)
         self.interval, self.fallback, self.head = interval, fallback, head
         self._outputs = [*OUTPUTS, PROBABILITIES] if head is not None else list(OUTPUTS)
@@ -99,13 +117,15 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:
             if key not in self._sessions:
                 tab = TABLEAUS[method]
-                graph = build_solver(tab, self.field, *self.interval, mixed_budgets=mixed_budgets,
-                                     head=self.head)
+                graph = build_solver(
+                    tab, self.field, *self.interval, mixed_budgets=mixed_budgets, head=self.head
+                )
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = options.inter_op_num_threads = 1
                 options.log_severity_level = 3
-                self._sessions[key] = ort.InferenceSession(graph.SerializeToString(), options,
-                                                           providers=["CPUExecutionProvider"])
+                self._sessions[key] = ort.InferenceSession(
+                    graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                )
             return self._sessions[key]
 
     def runs_inline(self, method: str, samples: int) -> bool:
@@ -123,20 +143,34 @@ class OnnxRuntimeBackend(Backend):
         native = method in TABLEAUS  # the ONNX graph runs tableaus only
         return native and samples <= ORT_MAX_BATCH
 
-    def solve(self, method: str, y0: np.ndarray, settings: SampleSettings,
-              cancel: CancelToken | None = None) -> Solution:
+    def solve(
+        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
+    ) -> Solution:
         if not self._in_graph(method, len(y0)):
             return self.fallback.solve(method, y0, settings, cancel)
         max_steps = settings.max_steps
-        feed = {"z0": y0, "rtol": settings.rtol[:, None], "atol": settings.atol[:, None],
-                "step": settings.step_size[:, None], "max_steps": max_steps[:, None]}
+        feed = {
+            "z0": y0,
+            "rtol": settings.rtol[:, None],
+            "atol": settings.atol[:, None],
+            "step": settings.step_size[:, None],
+            "max_steps": max_steps[:, None],
+        }
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
         z1, nfe, accepted, rejected, failed, *read_out = self._run(self.session(method, mixed), feed, cancel)
-        return Solution(final=z1, outputs=None, nfe=nfe[:, 0], accepted=accepted[:, 0], rejected=rejected[:, 0],
-                        failed=failed[:, 0], probabilities=read_out[0] if read_out else None)
+        return Solution(
+            final=z1,
+            outputs=None,
+            nfe=nfe[:, 0],
+            accepted=accepted[:, 0],
+            rejected=rejected[:, 0],
+            failed=failed[:, 0],
+            probabilities=read_out[0] if read_out else None,
+        )
 
-    def _run(self, session: ort.InferenceSession, feed: dict[str, np.ndarray],
-             cancel: CancelToken | None) -> list[np.ndarray]:
+    def _run(
+        self, session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None
+    ) -> list[np.ndarray]:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
         if cancel is None:
             return session.run(self._outputs, feed)  # named: ORT would list the names again on every run
@@ -151,8 +185,9 @@ class OnnxRuntimeBackend(Backend):
                 raise
 
 
-def parity(candidate: Backend, reference: Backend, method: str, probe: np.ndarray,
-           settings: SampleSettings) -> str | None:
+def parity(
+    candidate: Backend, reference: Backend, method: str, probe: np.ndarray, settings: SampleSettings
+) -> str | None:
     """None when ``candidate`` reproduces ``reference`` on the probe, else what differs."""
     got, want = candidate.solve(method, probe, settings), reference.solve(method, probe, settings)
     if not np.array_equal(got.nfe, want.nfe) or not np.array_equal(got.failed, want.failed):
@@ -163,9 +198,15 @@ def parity(candidate: Backend, reference: Backend, method: str, probe: np.ndarra
     return None
 
 
-def select_backend(preference: BackendName, reference: TorchBackend, field_onnx: bytes | None, method: str,
-                   probe: np.ndarray, settings: SampleSettings,
-                   head: Head | None = None) -> tuple[Backend, str | None]:
+def select_backend(
+    preference: BackendName,
+    reference: TorchBackend,
+    field_onnx: bytes | None,
+    method: str,
+    probe: np.ndarray,
+    settings: SampleSettings,
+    head: Head | None = None,
+) -> tuple[Backend, str | None]:
     """The backend to serve with, and why ONNX Runtime was passed over (None when it was not);
     ``head``: ONNX Runtime also reads out the class probabilities."""
     if preference == "torch":

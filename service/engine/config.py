@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import torch
 
 from models_store import METHODS, SERVED_METHODS, SolverDefaults
 
@@ -59,8 +58,13 @@ class SolverConfig:
         return not self.adaptive
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "rtol": self.rtol, "atol": self.atol,
-                "step_size": self.step_size, "max_steps": self.max_steps}
+        return {
+            "method": self.method,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "step_size": self.step_size,
+            "max_steps": self.max_steps,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,14 @@ class SampleSettings:
             col = lambda attr, dtype: np.full(counts[0], getattr(parts[0][0], attr), dtype=dtype)  # noqa: E731
         else:
             col = lambda attr, dtype: np.repeat(  # noqa: E731
-                np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts)
-        return cls(rtol=col("rtol", np.float64), atol=col("atol", np.float64),
-                   step_size=col("step_size", np.float64), max_steps=col("max_steps", np.int64))
+                np.array([getattr(cfg, attr) for cfg, _ in parts], dtype=dtype), counts
+            )
+        return cls(
+            rtol=col("rtol", np.float64),
+            atol=col("atol", np.float64),
+            step_size=col("step_size", np.float64),
+            max_steps=col("max_steps", np.int64),
+        )
 
     @classmethod
     def uniform(cls, config: SolverConfig, batch: int) -> SampleSettings:

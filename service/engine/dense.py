@@ -12,7 +12,9 @@ from .rk import Step, weighted_sum
 from .tableaus import ButcherTableau
 
 
-def interpolate(tab: ButcherTableau, y0: torch.Tensor, step: Step, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def interpolate(
+    tab: ButcherTableau, y0: torch.Tensor, step: Step, h: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
     """State at fraction ``x`` in [0, 1] of each row's step ``h`` (all per row)."""
     y1 = step.y1
     xx = x.unsqueeze(1)

@@ -1,9 +1,9 @@
 """Errors the engine raises; the service maps them to HTTP answers.
 
-    EngineError
-    ├── UnknownMethod        a solver name the method catalogue (models_store.methods) does not know
-    ├── RefusedMethod        a catalogued method we do not serve; says why and what to use instead
-    └── StepLimitExceeded    a sample needed more than ``max_steps`` steps
+EngineError
+├── UnknownMethod        a solver name the method catalogue (models_store.methods) does not know
+├── RefusedMethod        a catalogued method we do not serve; says why and what to use instead
+└── StepLimitExceeded    a sample needed more than ``max_steps`` steps
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class RefusedMethod(EngineError, ValueError):
 class StepLimitExceeded(EngineError):
     def __init__(self, samples: Sequence[int], max_steps: int, *, fixed_grid: bool = False) -> None:
         shown = ", ".join(map(str, list(samples)[:10]))
-        remedy = ("raise step_size" if fixed_grid else "loosen the tolerances (rtol/atol)")
+        remedy = "raise step_size" if fixed_grid else "loosen the tolerances (rtol/atol)"
         super().__init__(
             f"input(s) {shown} needed more than max_steps={max_steps} solver steps; {remedy}, "
             "or raise max_steps up to the server's cap"

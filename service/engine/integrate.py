@@ -76,8 +76,15 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return x.square().mean(dim=1).sqrt()
 
 
-def initial_step(field: Field, tab: ButcherTableau, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tensor,
-                 rtol: torch.Tensor, atol: torch.Tensor) -> torch.Tensor:
+def initial_step(
+    field: Field,
+    tab: ButcherTableau,
+    t0: torch.Tensor,
+    y0: torch.Tensor,
+    f0: torch.Tensor,
+    rtol: torch.Tensor,
+    atol: torch.Tensor,
+) -> torch.Tensor:
     """Hairer, Norsett & Wanner's starting step, per sample (costs one evaluation)."""
     scale = atol.unsqueeze(1) + y0.abs() * rtol.unsqueeze(1)
     d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
@@ -85,7 +92,9 @@ def initial_step(field: Field, tab: ButcherTableau, t0: torch.Tensor, y0: torch.
     f1 = field(t0 + h0, y0 + h0.unsqueeze(1) * f0)
     d2 = _rms((f1 - f0) / scale) / h0
     dmax = torch.maximum(d1, d2)
-    h1 = torch.where(dmax <= 1e-15, torch.clamp(h0 * 1e-3, min=1e-6), (0.01 / dmax) ** (1.0 / (tab.order + 1)))
+    h1 = torch.where(
+        dmax <= 1e-15, torch.clamp(h0 * 1e-3, min=1e-6), (0.01 / dmax) ** (1.0 / (tab.order + 1))
+    )
     return torch.minimum(100 * h0, h1)
 
 
@@ -97,19 +106,45 @@ def next_step_size(h: torch.Tensor, ratio: torch.Tensor, order: int) -> torch.Te
     return h * torch.minimum(torch.full_like(h, IFACTOR), torch.maximum(factor, dfactor))
 
 
-def integrate(field: Field, tab: ButcherTableau, y0: torch.Tensor, t0: float, t1: float, *,
-              rtol: torch.Tensor, atol: torch.Tensor, step_size: torch.Tensor, max_steps: torch.Tensor,
-              times: torch.Tensor | None = None) -> Solution:
+def integrate(
+    field: Field,
+    tab: ButcherTableau,
+    y0: torch.Tensor,
+    t0: float,
+    t1: float,
+    *,
+    rtol: torch.Tensor,
+    atol: torch.Tensor,
+    step_size: torch.Tensor,
+    max_steps: torch.Tensor,
+    times: torch.Tensor | None = None,
+) -> Solution:
     """Solve dz/dt = f(t, z) from t0 to t1 for every row of ``y0`` independently."""
     batch = y0.shape[0]
     zeros = torch.zeros(batch, dtype=torch.long)
-    sol = _Out(final=torch.empty_like(y0), nfe=zeros.clone(), accepted=zeros.clone(),
-               rejected=zeros.clone(), failed=torch.zeros(batch, dtype=torch.bool),
-               outputs=None if times is None else torch.empty(len(times), *y0.shape, dtype=y0.dtype))
+    sol = _Out(
+        final=torch.empty_like(y0),
+        nfe=zeros.clone(),
+        accepted=zeros.clone(),
+        rejected=zeros.clone(),
+        failed=torch.zeros(batch, dtype=torch.bool),
+        outputs=None if times is None else torch.empty(len(times), *y0.shape, dtype=y0.dtype),
+    )
     t = torch.full((batch,), float(t0), dtype=y0.dtype)
-    w = _Work(rows=torch.arange(batch), t=t, h=step_size.to(y0.dtype).clone(), y=y0, f0=None, rtol=rtol,
-              atol=atol, max_steps=max_steps, nfe=zeros.clone(), accepted=zeros.clone(), rejected=zeros.clone(),
-              next_out=zeros.clone())
+    w = _Work(
+        rows=torch.arange(batch),
+        t=t,
+        h=step_size.to(y0.dtype).clone(),
+        y=y0,
+        f0=None,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        nfe=zeros.clone(),
+        accepted=zeros.clone(),
+        rejected=zeros.clone(),
+        next_out=zeros.clone(),
+    )
     if times is not None:
         at_start = int((times <= t0).sum())
         sol.outputs[:at_start] = y0
@@ -123,8 +158,9 @@ def integrate(field: Field, tab: ButcherTableau, y0: torch.Tensor, t0: float, t1
     return sol.solution()
 
 
-def _advance(field: Field, tab: ButcherTableau, w: _Work, t1: float,
-             times: torch.Tensor | None, sol: _Out) -> _Work:
+def _advance(
+    field: Field, tab: ButcherTableau, w: _Work, t1: float, times: torch.Tensor | None, sol: _Out
+) -> _Work:
     """One step for every running sample; returns the samples still running."""
     remaining = t1 - w.t
     last = w.h >= remaining * (1 - LAST_STEP_SLACK)
@@ -156,8 +192,16 @@ def _advance(field: Field, tab: ButcherTableau, w: _Work, t1: float,
     return _finish(w, done | failed, failed, sol)
 
 
-def _emit(tab: ButcherTableau, w: _Work, step: Step, h: torch.Tensor, t_new: torch.Tensor,
-          accept: torch.Tensor, times: torch.Tensor, sol: _Out) -> None:
+def _emit(
+    tab: ButcherTableau,
+    w: _Work,
+    step: Step,
+    h: torch.Tensor,
+    t_new: torch.Tensor,
+    accept: torch.Tensor,
+    times: torch.Tensor,
+    sol: _Out,
+) -> None:
     """Record the states at requested times that fall inside each accepted step."""
     assert sol.outputs is not None
     n_times = len(times)
@@ -169,8 +213,8 @@ def _emit(tab: ButcherTableau, w: _Work, step: Step, h: torch.Tensor, t_new: tor
         rows = due.nonzero().squeeze(1)
         tau = times[idx[rows]]
         x = ((tau - w.t[rows]) / h[rows]).clamp(0.0, 1.0)
-        pick = lambda s: Step(s.y1[rows], [k[rows] for k in s.stages])  # noqa: E731
-        value = interpolate(tab, w.y[rows], pick(step), h[rows], x)
+        picked = Step(step.y1[rows], [k[rows] for k in step.stages])
+        value = interpolate(tab, w.y[rows], picked, h[rows], x)
         exact = (tau == t_new[rows]).unsqueeze(1)
         sol.outputs[idx[rows], w.rows[rows]] = torch.where(exact, step.y1[rows], value)
         w.next_out[rows] += 1

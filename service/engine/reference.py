@@ -32,8 +32,19 @@ class _Counted(torch.nn.Module):
         return self.field(t.to(z.dtype).expand(z.shape[0]), z)
 
 
-def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: float, *, rtol: float,
-                    atol: float, step_size: float, max_steps: int, times: torch.Tensor | None = None) -> Solution:
+def solve_reference(
+    field: Field,
+    method: str,
+    y0: torch.Tensor,
+    t0: float,
+    t1: float,
+    *,
+    rtol: float,
+    atol: float,
+    step_size: float,
+    max_steps: int,
+    times: torch.Tensor | None = None,
+) -> Solution:
     """Solve the whole batch with torchdiffeq.odeint and report it in the engine's terms."""
     inner = times[(times > t0) & (times < t1)] if times is not None else torch.empty(0, dtype=y0.dtype)
     grid = torch.cat([torch.tensor([t0], dtype=y0.dtype), inner, torch.tensor([t1], dtype=y0.dtype)])
@@ -45,8 +56,9 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
         options["max_num_steps"] = max_steps
     counted = _Counted(field)
     try:
-        states = torchdiffeq.odeint(counted, y0, grid, rtol=rtol, atol=atol, method=entry.torchdiffeq,
-                                     options=options)
+        states = torchdiffeq.odeint(
+            counted, y0, grid, rtol=rtol, atol=atol, method=entry.torchdiffeq, options=options
+        )
     except AssertionError as exc:
         if "max_num_steps" in str(exc):
             raise StepLimitExceeded(range(y0.shape[0]), max_steps) from exc
@@ -57,6 +69,11 @@ def solve_reference(field: Field, method: str, y0: torch.Tensor, t0: float, t1: 
         index = torch.searchsorted(grid, times)
         outputs = states[index]
     states = states.detach()
-    return Solution(final=states[-1].numpy(), outputs=None if outputs is None else outputs.detach().numpy(),
-                    nfe=np.full(batch, counted.nfe, dtype=np.int64), accepted=None, rejected=None,
-                    failed=np.zeros(batch, dtype=bool))
+    return Solution(
+        final=states[-1].numpy(),
+        outputs=None if outputs is None else outputs.detach().numpy(),
+        nfe=np.full(batch, counted.nfe, dtype=np.int64),
+        accepted=None,
+        rejected=None,
+        failed=np.zeros(batch, dtype=bool),
+    )

@@ -18,10 +18,12 @@ Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """f(t, z): t has one time per sample [n], z is [n, D]; returns dz/dt [n, D]."""
 
 
-def weighted_sum(y: torch.Tensor, h: torch.Tensor, stages: list[torch.Tensor], weights: tuple[float, ...]) -> torch.Tensor:
+def weighted_sum(
+    y: torch.Tensor, h: torch.Tensor, stages: list[torch.Tensor], weights: tuple[float, ...]
+) -> torch.Tensor:
     """y + h * sum_j w_j k_j, skipping zero weights; h is [n, 1]."""
     acc: torch.Tensor | None = None
-    for w, k in zip(weights, stages):
+    for w, k in zip(weights, stages, strict=True):
         if w != 0.0:
             acc = k * w if acc is None else acc + k * w
     return y if acc is None else y + h * acc
@@ -39,8 +41,9 @@ class Step:
         return self.stages[-1]
 
 
-def rk_step(field: Field, tab: ButcherTableau, t: torch.Tensor, y: torch.Tensor, h: torch.Tensor,
-            k1: torch.Tensor) -> Step:
+def rk_step(
+    field: Field, tab: ButcherTableau, t: torch.Tensor, y: torch.Tensor, h: torch.Tensor, k1: torch.Tensor
+) -> Step:
     """Advance each row of ``y`` from ``t`` by ``h`` (both [n]); ``k1`` = f(t, y) is given."""
     hh = h.unsqueeze(1)
     stages = [k1]
@@ -50,8 +53,9 @@ def rk_step(field: Field, tab: ButcherTableau, t: torch.Tensor, y: torch.Tensor,
     return Step(weighted_sum(y, hh, stages, tab.b), stages)
 
 
-def error_ratio(tab: ButcherTableau, step: Step, y0: torch.Tensor, h: torch.Tensor, rtol: torch.Tensor,
-                atol: torch.Tensor) -> torch.Tensor:
+def error_ratio(
+    tab: ButcherTableau, step: Step, y0: torch.Tensor, h: torch.Tensor, rtol: torch.Tensor, atol: torch.Tensor
+) -> torch.Tensor:
     """Per-sample RMS of the local error over its own tolerance (accept when <= 1; NaN rejects)."""
     assert tab.b_error is not None
     err = weighted_sum(torch.zeros_like(y0), h.unsqueeze(1), step.stages, tab.b_error)

@@ -37,8 +37,9 @@ class Prediction:
         return cls.split(probabilities, sol, [len(probabilities)], batch_invariant)[0]
 
     @classmethod
-    def split(cls, probabilities: np.ndarray, sol: Solution, sizes: list[int],
-              batch_invariant: bool) -> list[Prediction]:
+    def split(
+        cls, probabilities: np.ndarray, sol: Solution, sizes: list[int], batch_invariant: bool
+    ) -> list[Prediction]:
         """The answers of consecutive groups of ``sizes`` rows (one per request) of a solved batch;
         the per-sample figures become Python lists once per batch, not once per request (hot path)."""
         labels = probabilities.argmax(axis=1).tolist()
@@ -48,10 +49,16 @@ class Prediction:
         answers, start = [], 0
         for n in sizes:
             end = start + n
-            answers.append(cls(labels=labels[start:end], probabilities=probabilities[start:end], nfe=nfe[start:end],
-                               accepted=None if accepted is None else accepted[start:end],
-                               rejected=None if rejected is None else rejected[start:end],
-                               batch_invariant=batch_invariant))
+            answers.append(
+                cls(
+                    labels=labels[start:end],
+                    probabilities=probabilities[start:end],
+                    nfe=nfe[start:end],
+                    accepted=None if accepted is None else accepted[start:end],
+                    rejected=None if rejected is None else rejected[start:end],
+                    batch_invariant=batch_invariant,
+                )
+            )
             start = end
         return answers
 
@@ -76,8 +83,13 @@ class ModelRunner:
     (figures in benchmarks/README.md; ``test_runner`` pins both to torch's numbers).
     """
 
-    def __init__(self, network: OdeClassifier, manifest: Manifest, field_onnx: bytes | None = None,
-                 backend: BackendName = "torch") -> None:
+    def __init__(
+        self,
+        network: OdeClassifier,
+        manifest: Manifest,
+        field_onnx: bytes | None = None,
+        backend: BackendName = "torch",
+    ) -> None:
         self.manifest = manifest
         self.network = copy.deepcopy(network).to(torch.float64).eval().requires_grad_(False)
         self.interval = (float(manifest.interval[0]), float(manifest.interval[1]))
@@ -89,8 +101,15 @@ class ModelRunner:
         default = SolverConfig.resolve(manifest.default_solver)
         probe = self.encode(np.random.default_rng(0).normal(size=(_PROBE_SAMPLES, *self.input_shape)))
         self.backend: Backend
-        self.backend, self.backend_note = select_backend(backend, self.reference, field_onnx, default.method, probe,
-                                                         SampleSettings.uniform(default, _PROBE_SAMPLES), self.head)
+        self.backend, self.backend_note = select_backend(
+            backend,
+            self.reference,
+            field_onnx,
+            default.method,
+            probe,
+            SampleSettings.uniform(default, _PROBE_SAMPLES),
+            self.head,
+        )
         self.backend.warm(default.method)
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
@@ -111,8 +130,9 @@ class ModelRunner:
         odds = np.exp(logits, out=logits)
         return odds / odds.sum(axis=-1, keepdims=True)
 
-    def solve_batch(self, inputs: np.ndarray, method: str, settings: SampleSettings,
-                    cancel: CancelToken | None = None) -> tuple[Solution, np.ndarray]:
+    def solve_batch(
+        self, inputs: np.ndarray, method: str, settings: SampleSettings, cancel: CancelToken | None = None
+    ) -> tuple[Solution, np.ndarray]:
         """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised."""
         sol = self.backend.solve(method, self.encode(inputs), settings, cancel)
         return sol, sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
@@ -125,8 +145,9 @@ class ModelRunner:
         raise_failures(sol, config.max_steps)
         return Prediction.of(probs, sol, config.native)
 
-    def trajectory(self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig,
-                   cancel: CancelToken | None = None) -> Trajectory:
+    def trajectory(
+        self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig, cancel: CancelToken | None = None
+    ) -> Trajectory:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
         with torch.inference_mode():
@@ -134,5 +155,9 @@ class ModelRunner:
             sol = solve(self.network.field, z0, self.interval, config, grid, cancel)
         assert sol.outputs is not None
         final = Prediction.of(self.probabilities(sol.final), sol, config.native)
-        return Trajectory(final=final, times=grid.tolist(), states=sol.outputs,
-                          probabilities=self.probabilities(sol.outputs))
+        return Trajectory(
+            final=final,
+            times=grid.tolist(),
+            states=sol.outputs,
+            probabilities=self.probabilities(sol.outputs),
+        )

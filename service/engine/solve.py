@@ -31,9 +31,15 @@ def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int
         raise StepLimitExceeded(range(batch), config.max_steps, fixed_grid=True)
 
 
-def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float], method: str,
-                  settings: SampleSettings, times: torch.Tensor | None = None,
-                  cancel: CancelToken | None = None) -> Solution:
+def solve_samples(
+    field: Field,
+    y0: torch.Tensor,
+    interval: tuple[float, float],
+    method: str,
+    settings: SampleSettings,
+    times: torch.Tensor | None = None,
+    cancel: CancelToken | None = None,
+) -> Solution:
     """Solve every row with its own settings; samples over budget come back ``failed``.
 
     Methods without a tableau go to torchdiffeq, which needs one setting for the whole batch
@@ -47,13 +53,31 @@ def solve_samples(field: Field, y0: torch.Tensor, interval: tuple[float, float],
     tableau = TABLEAUS.get(method)
     if tableau is None:
         first = lambda v: v[0].item()  # noqa: E731
-        return solve_reference(field, method, y0, t0, t1, rtol=first(settings.rtol), atol=first(settings.atol),
-                               step_size=first(settings.step_size), max_steps=int(first(settings.max_steps)),
-                               times=times)
+        return solve_reference(
+            field,
+            method,
+            y0,
+            t0,
+            t1,
+            rtol=first(settings.rtol),
+            atol=first(settings.atol),
+            step_size=first(settings.step_size),
+            max_steps=int(first(settings.max_steps)),
+            times=times,
+        )
     tensor = torch.from_numpy
-    return integrate(field, tableau, y0, t0, t1, rtol=tensor(settings.rtol).to(y0.dtype),
-                     atol=tensor(settings.atol).to(y0.dtype), step_size=tensor(settings.step_size),
-                     max_steps=tensor(settings.max_steps), times=times)
+    return integrate(
+        field,
+        tableau,
+        y0,
+        t0,
+        t1,
+        rtol=tensor(settings.rtol).to(y0.dtype),
+        atol=tensor(settings.atol).to(y0.dtype),
+        step_size=tensor(settings.step_size),
+        max_steps=tensor(settings.max_steps),
+        times=times,
+    )
 
 
 def raise_failures(sol: Solution, max_steps: int) -> Solution:
@@ -63,8 +87,14 @@ def raise_failures(sol: Solution, max_steps: int) -> Solution:
     return sol
 
 
-def solve(field: Field, y0: torch.Tensor, interval: tuple[float, float], config: SolverConfig,
-          times: torch.Tensor | None = None, cancel: CancelToken | None = None) -> Solution:
+def solve(
+    field: Field,
+    y0: torch.Tensor,
+    interval: tuple[float, float],
+    config: SolverConfig,
+    times: torch.Tensor | None = None,
+    cancel: CancelToken | None = None,
+) -> Solution:
     """Solve every row of ``y0`` over ``interval`` with one config; ``times`` adds dense states.
 
     Raises StepLimitExceeded naming the samples that needed more than ``max_steps`` steps.

@@ -76,7 +76,7 @@ def _rows(*rows: tuple[F | int, ...]) -> tuple[tuple[float, ...], ...]:
 
 
 def _minus(x: tuple[F | int, ...], y: tuple[F | int, ...]) -> tuple[float, ...]:
-    return tuple(float(F(p) - F(q)) for p, q in zip(x, y))
+    return tuple(float(F(p) - F(q)) for p, q in zip(x, y, strict=True))
 
 
 _DP_B = (F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0)
@@ -98,9 +98,13 @@ DOPRI5 = ButcherTableau(
     b=_f(*_DP_B),
     b_error=_minus(_DP_B, _DP_B_HAT),
     b_mid=_f(
-        F(6025192743, 30085553152) / 2, 0, F(51252292925, 65400821598) / 2,
-        F(-2691868925, 45128329728) / 2, F(187940372067, 1594534317056) / 2,
-        F(-1776094331, 19743644256) / 2, F(11237099, 235043384) / 2,
+        F(6025192743, 30085553152) / 2,
+        0,
+        F(51252292925, 65400821598) / 2,
+        F(-2691868925, 45128329728) / 2,
+        F(187940372067, 1594534317056) / 2,
+        F(-1776094331, 19743644256) / 2,
+        F(11237099, 235043384) / 2,
     ),
 )
 
@@ -141,7 +145,11 @@ EULER = ButcherTableau(name="euler", order=1, c=_f(0), a=(), b=_f(1))
 MIDPOINT = ButcherTableau(name="midpoint", order=2, c=_f(0, F(1, 2)), a=_rows((F(1, 2),)), b=_f(0, 1))
 HEUN2 = ButcherTableau(name="heun2", order=2, c=_f(0, 1), a=_rows((1,)), b=_f(F(1, 2), F(1, 2)))
 HEUN3 = ButcherTableau(
-    name="heun3", order=3, c=_f(0, F(1, 3), F(2, 3)), a=_rows((F(1, 3),), (0, F(2, 3))), b=_f(F(1, 4), 0, F(3, 4))
+    name="heun3",
+    order=3,
+    c=_f(0, F(1, 3), F(2, 3)),
+    a=_rows((F(1, 3),), (0, F(2, 3))),
+    b=_f(F(1, 4), 0, F(3, 4)),
 )
 # Kutta's 3/8 rule, which is what torchdiffeq's "rk4" runs.
 RK4 = ButcherTableau(
@@ -153,9 +161,9 @@ RK4 = ButcherTableau(
 )
 
 
-
-def check_against_catalogue(tableaus: tuple[ButcherTableau, ...],
-                            catalogue: Mapping[str, SolverMethod] = METHODS) -> dict[str, ButcherTableau]:
+def check_against_catalogue(
+    tableaus: tuple[ButcherTableau, ...], catalogue: Mapping[str, SolverMethod] = METHODS
+) -> dict[str, ButcherTableau]:
     """The tableaus by name, each checked against the method catalogue.
 
     A tableau stands in for the torchdiffeq method of its name (training solved with that one),
@@ -171,8 +179,10 @@ def check_against_catalogue(tableaus: tuple[ButcherTableau, ...],
         if not method.served:
             raise ValueError(f"tableau {tab.name!r}: the catalogue refuses this method ({method.refused})")
         if tab.adaptive != method.adaptive:
-            raise ValueError(f"tableau {tab.name!r}: {'adaptive' if tab.adaptive else 'fixed'} grid, "
-                             f"the catalogue says {method.grid}")
+            raise ValueError(
+                f"tableau {tab.name!r}: {'adaptive' if tab.adaptive else 'fixed'} grid, "
+                f"the catalogue says {method.grid}"
+            )
         if tab.order != method.order:
             raise ValueError(f"tableau {tab.name!r}: order {tab.order}, the catalogue says {method.order}")
         if tab.name in by_name:

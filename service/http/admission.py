@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.scheduling.batcher import QueueFull
 from service.errors import error_response, from_foreign
+from service.scheduling.batcher import QueueFull
 
 _SOLVE_ROUTES = ("/predict", "/trajectory", "/infer")
 

@@ -57,8 +57,11 @@ async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes | N
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the request body is larger than this server's limit of {max_bytes} bytes",
-                           {"max_body_bytes": max_bytes}, headers={"Connection": "close"})
+    return PayloadTooLarge(
+        f"the request body is larger than this server's limit of {max_bytes} bytes",
+        {"max_body_bytes": max_bytes},
+        headers={"Connection": "close"},
+    )
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -2,8 +2,8 @@
 
 For a one-point predict, FastAPI's router (a regex per route until one matches), its dependency
 graph and its body validation cost the event loop as much time as our whole ODE solve (figures
-in benchmarks/README.md). This pure ASGI layer, the innermost middleware, answers the two predict routes itself,
-built from the same parts as the FastAPI routes, so nothing else changes:
+in benchmarks/README.md). This pure ASGI layer, the innermost middleware, answers the two predict
+routes itself, built from the same parts as the FastAPI routes, so nothing else changes:
 
 - matching: the predict routes' own ``matches``, handed over by the app factory (same paths;
   ``scope["route"]`` is set, so
@@ -29,9 +29,9 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.http.body_limit import read_body, replay
 from service.deps import API_KEY_HEADER, Runtime, check_api_key
 from service.errors import FOREIGN_ERRORS, ServiceError, error_response, from_foreign
+from service.http.body_limit import read_body, replay
 from service.inference import predict_json
 from service.schemas import PredictRequest
 

@@ -70,11 +70,27 @@ def _log(scope: Scope, request: RequestRecord, status: int, seconds: float) -> N
         return
     model, version = served_by(scope)
     endpoint = route_template(scope)
-    fields = {"request_id": request.request_id, "method": scope["method"], "path": endpoint,
-              "status": status, "model": model or None, "version": version or None,
-              "nfe": request.nfe if request.samples else None, "samples": request.samples or None,
-              "latency_ms": round(seconds * 1000, 3)}
+    fields = {
+        "request_id": request.request_id,
+        "method": scope["method"],
+        "path": endpoint,
+        "status": status,
+        "model": model or None,
+        "version": version or None,
+        "nfe": request.nfe if request.samples else None,
+        "samples": request.samples or None,
+        "latency_ms": round(seconds * 1000, 3),
+    }
     served = f" {model}/{version}" if model else ""
     nfe = f" nfe={request.nfe}" if request.samples else ""
-    access_log.info("%s %s %d%s%s %.1f ms request_id=%s", scope["method"], endpoint, status, served, nfe,
-                    seconds * 1000, request.request_id, extra={"fields": fields})
+    access_log.info(
+        "%s %s %d%s%s %.1f ms request_id=%s",
+        scope["method"],
+        endpoint,
+        status,
+        served,
+        nfe,
+        seconds * 1000,
+        request.request_id,
+        extra={"fields": fields},
+    )

@@ -25,8 +25,7 @@ from models_store import (
     load_network,
     sha256_file,
 )
-from service.engine import ModelRunner, SolverConfig
-from service.engine import BackendName
+from service.engine import BackendName, ModelRunner, SolverConfig
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,15 @@ def fingerprint(folder: Path) -> Fingerprint:
     return tuple(sorted(entries))
 
 
-def refresh_version(store: ModelStore, name: str, version: int, previous: VersionState | None,
-                    *, full: bool, backend: BackendName = "auto") -> VersionState:
+def refresh_version(
+    store: ModelStore,
+    name: str,
+    version: int,
+    previous: VersionState | None,
+    *,
+    full: bool,
+    backend: BackendName = "auto",
+) -> VersionState:
     """The version's state now; reuses ``previous`` when nothing changed (or only file metadata did).
 
     Unchanged fingerprints skip all work unless ``full``; a loaded version whose files still verify
@@ -120,8 +126,9 @@ def refresh_version(store: ModelStore, name: str, version: int, previous: Versio
     return load_version(store, name, version, current, backend)
 
 
-def load_version(store: ModelStore, name: str, version: int, current: Fingerprint,
-                 backend: BackendName = "auto") -> VersionState:
+def load_version(
+    store: ModelStore, name: str, version: int, current: Fingerprint, backend: BackendName = "auto"
+) -> VersionState:
     """Verify, rebuild and self-test one version; any failure becomes a FailedVersion with its reason.
 
     The broad except is deliberate: one broken version (or an engine bug it triggers) must not keep
@@ -139,8 +146,14 @@ def load_version(store: ModelStore, name: str, version: int, current: Fingerprin
         baseline = golden_baseline(runner, manifest, golden)
     except Exception as exc:  # noqa: BLE001 -- see the docstring
         return _failed(store, name, version, current, exc, manifest)
-    log.info("loaded %s/%s on %s (golden NFE baseline %.1f)%s", name, version, runner.backend.name,
-             baseline.nfe_mean, f"; {runner.backend_note}" if runner.backend_note else "")
+    log.info(
+        "loaded %s/%s on %s (golden NFE baseline %.1f)%s",
+        name,
+        version,
+        runner.backend.name,
+        baseline.nfe_mean,
+        f"; {runner.backend_note}" if runner.backend_note else "",
+    )
     return LoadedVersion(name, version, manifest, digest, current, runner, baseline)
 
 
@@ -167,8 +180,14 @@ def golden_baseline(runner: ModelRunner, manifest: Manifest, golden: Golden) -> 
     return Baseline(float(np.mean(pred.nfe)), len(pred.nfe), cfg)
 
 
-def _failed(store: ModelStore, name: str, version: int, current: Fingerprint, exc: Exception,
-            manifest: Manifest | None) -> FailedVersion:
+def _failed(
+    store: ModelStore,
+    name: str,
+    version: int,
+    current: Fingerprint,
+    exc: Exception,
+    manifest: Manifest | None,
+) -> FailedVersion:
     # The reason is public (GET /v1/models/{name}): no absolute paths of the server in it.
     folder = str(store.root / name / str(version))
     reason = (str(exc) or type(exc).__name__).replace(folder, f"{name}/{version}")

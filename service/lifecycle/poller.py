@@ -44,6 +44,10 @@ class StorePoller:
                 log.exception("store poll failed; serving the previous state")
                 continue
             if changes.loaded or changes.failed or changes.removed or changes.aliases_changed:
-                log.info("store changed: loaded %s, failed %s, removed %s, aliases moved for %s",
-                         changes.loaded, [f.key for f in changes.failed], changes.removed,
-                         changes.aliases_changed)
+                log.info(
+                    "store changed: loaded %s, failed %s, removed %s, aliases moved for %s",
+                    changes.loaded,
+                    [f.key for f in changes.failed],
+                    changes.removed,
+                    changes.aliases_changed,
+                )

@@ -18,21 +18,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from models_store import LATEST, ModelStore, StoreError, parse_version_ref, validate_name
-
-from service.errors import (
-
-    AliasNotFound,
-
-    ModelNotFound,
-
-    StoreUnavailable,
-
-    VersionNotFound,
-
-    VersionUnavailable,
-
-)
 from service.engine import BackendName
+from service.errors import (
+    AliasNotFound,
+    ModelNotFound,
+    StoreUnavailable,
+    VersionNotFound,
+    VersionUnavailable,
+)
 from service.lifecycle.loading import FailedVersion, LoadedVersion, VersionState, refresh_version
 from service.telemetry.metrics import Metrics, ServedVersion
 
@@ -102,7 +95,9 @@ class Changes:
 class Registry:
     """Loaded versions of every model in one store."""
 
-    def __init__(self, store: ModelStore, metrics: Metrics | None = None, backend: BackendName = "auto") -> None:
+    def __init__(
+        self, store: ModelStore, metrics: Metrics | None = None, backend: BackendName = "auto"
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.backend: BackendName = backend
@@ -146,8 +141,9 @@ class Registry:
         except OSError as exc:
             reason = exc.strerror if exc.filename else str(exc)  # no server paths in a public answer
             self._store_error(f"cannot read the model store: {reason}")
-            raise StoreUnavailable(f"the model store cannot be read ({reason}); the versions already "
-                                   "loaded keep serving") from None
+            raise StoreUnavailable(
+                f"the model store cannot be read ({reason}); the versions already loaded keep serving"
+            ) from None
 
     def _store_error(self, message: str) -> None:
         log.warning("%s; serving what was loaded before", message)
@@ -159,8 +155,12 @@ class Registry:
         if self.metrics is None:
             return
         self.metrics.set_loaded_versions(
-            ServedVersion(s.name, str(s.version), s.manifest.family, s.baseline.solver.method, s.baseline.nfe_mean)
-            for s in snapshot.states().values() if isinstance(s, LoadedVersion))
+            ServedVersion(
+                s.name, str(s.version), s.manifest.family, s.baseline.solver.method, s.baseline.nfe_mean
+            )
+            for s in snapshot.states().values()
+            if isinstance(s, LoadedVersion)
+        )
         for failed in changes.failed:
             self.metrics.count_load_failure(failed.name, str(failed.version))
 
@@ -168,8 +168,10 @@ class Registry:
         old = previous.versions if previous else {}
         try:
             versions = self.store.versions(name)
-            states = {v: refresh_version(self.store, name, v, old.get(v), full=full, backend=self.backend)
-                      for v in versions}
+            states = {
+                v: refresh_version(self.store, name, v, old.get(v), full=full, backend=self.backend)
+                for v in versions
+            }
             aliases = self.store.aliases(name)
         except (StoreError, OSError) as exc:  # changed under our feet (e.g. removed): keep what we had
             self._store_error(f"cannot refresh model {name}: {exc}")

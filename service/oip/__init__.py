@@ -22,7 +22,20 @@ from .schemas import (
 )
 
 __all__ = [
-    "HEADER_LENGTH", "ErrorResponse", "InferRequest", "InferResponse", "ModelMetadata", "ModelReady",
-    "ServerLive", "ServerMetadata", "ServerReady", "decode_input", "encode_response", "model_metadata",
-    "parse_request", "prediction_tensors", "server_metadata", "trajectory_tensors",
+    "HEADER_LENGTH",
+    "ErrorResponse",
+    "InferRequest",
+    "InferResponse",
+    "ModelMetadata",
+    "ModelReady",
+    "ServerLive",
+    "ServerMetadata",
+    "ServerReady",
+    "decode_input",
+    "encode_response",
+    "model_metadata",
+    "parse_request",
+    "prediction_tensors",
+    "server_metadata",
+    "trajectory_tensors",
 ]

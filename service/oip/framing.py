@@ -23,8 +23,9 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-def parse_request(body: bytes, headers: Mapping[str, str],
-                  max_bytes: int) -> tuple[InferRequest, list[bytes | None]]:
+def parse_request(
+    body: bytes, headers: Mapping[str, str], max_bytes: int
+) -> tuple[InferRequest, list[bytes | None]]:
     """The validated JSON header, and each input's raw bytes (None: its values are in the JSON)."""
     body = _decompressed(body, headers.get("content-encoding", "identity").lower(), max_bytes)
     header, tail = _split(body, headers.get(HEADER_LENGTH))
@@ -39,8 +40,11 @@ def framed_response(header: bytes, blobs: list[bytes]) -> Response:
     """Plain JSON when nothing is sent as bytes; else the header, the bytes, and the header's length."""
     if not blobs:
         return Response(header, media_type="application/json")
-    return Response(header + b"".join(blobs), media_type="application/octet-stream",
-                    headers={HEADER_LENGTH: str(len(header))})
+    return Response(
+        header + b"".join(blobs),
+        media_type="application/octet-stream",
+        headers={HEADER_LENGTH: str(len(header))},
+    )
 
 
 def _decompressed(body: bytes, encoding: str, max_bytes: int) -> bytes:
@@ -54,8 +58,10 @@ def _decompressed(body: bytes, encoding: str, max_bytes: int) -> bytes:
     except zlib.error as exc:
         raise BadRequest(f"the body is not valid {encoding}: {exc}") from None
     if len(out) > max_bytes:
-        raise PayloadTooLarge(f"the decompressed request body is larger than this server's limit of "
-                              f"{max_bytes} bytes", {"max_body_bytes": max_bytes})
+        raise PayloadTooLarge(
+            f"the decompressed request body is larger than this server's limit of {max_bytes} bytes",
+            {"max_body_bytes": max_bytes},
+        )
     return out
 
 
@@ -77,11 +83,14 @@ def _input_bytes(request: InferRequest, tail: bytes) -> list[bytes | None]:
     for tensor in request.inputs:
         size = tensor.parameters.binary_data_size if tensor.parameters else None
         if size is not None and offset + size > len(tail):
-            raise BadRequest(f"input {tensor.name!r} declares binary_data_size {size} but only "
-                             f"{len(tail) - offset} bytes follow the JSON header (is {HEADER_LENGTH} set?)")
-        out.append(None if size is None else tail[offset:offset + size])
+            raise BadRequest(
+                f"input {tensor.name!r} declares binary_data_size {size} but only "
+                f"{len(tail) - offset} bytes follow the JSON header (is {HEADER_LENGTH} set?)"
+            )
+        out.append(None if size is None else tail[offset : offset + size])
         offset += size or 0
     if offset != len(tail):
-        raise BadRequest(f"{len(tail) - offset} bytes follow the JSON header that no input's "
-                         "binary_data_size accounts for")
+        raise BadRequest(
+            f"{len(tail) - offset} bytes follow the JSON header that no input's binary_data_size accounts for"
+        )
     return out

@@ -32,8 +32,10 @@ def _from_raw(tensor: RequestInput, raw: bytes, count: int) -> np.ndarray:
         raise InvalidRequest(f"input {tensor.name!r} has both data and binary_data_size: send one")
     expected = count * DTYPES[tensor.datatype].itemsize
     if len(raw) != expected:
-        raise InputShapeError(f"input {tensor.name!r} has {len(raw)} bytes; shape {tensor.shape} of "
-                              f"{tensor.datatype} needs {expected}")
+        raise InputShapeError(
+            f"input {tensor.name!r} has {len(raw)} bytes; shape {tensor.shape} of "
+            f"{tensor.datatype} needs {expected}"
+        )
     return from_bytes(raw, tensor.datatype)
 
 
@@ -45,10 +47,13 @@ def _from_json(tensor: RequestInput, count: int) -> np.ndarray:
     except ValueError:  # ragged nesting
         values = np.empty(0, dtype=object)
     if values.dtype.kind not in "iuf":
-        raise InvalidRequest(f"input {tensor.name!r}: data must be numbers in row-major order, flat or "
-                             "evenly nested")
+        raise InvalidRequest(
+            f"input {tensor.name!r}: data must be numbers in row-major order, flat or evenly nested"
+        )
     if values.size != count:
-        raise InputShapeError(f"input {tensor.name!r} has {values.size} values; shape {tensor.shape} needs "
-                              f"{count}", {"shape": tensor.shape, "values": int(values.size)})
+        raise InputShapeError(
+            f"input {tensor.name!r} has {values.size} values; shape {tensor.shape} needs {count}",
+            {"shape": tensor.shape, "values": int(values.size)},
+        )
     with np.errstate(over="ignore"):  # out of FP32's range: infinity, refused by the caller
         return values.ravel().astype(DTYPES[tensor.datatype])

@@ -25,11 +25,18 @@ def model_metadata(manifest: Manifest, versions: Iterable[int]) -> ModelMetadata
     features = list(manifest.input.shape)
     classes = len(manifest.classes)
     state_dim = manifest.architecture.state_dim
-    outputs = [("probabilities", "FP32", [-1, classes]), ("label", "BYTES", [-1]),
-               ("label_index", "INT64", [-1]), ("nfe", "INT64", [-1]),
-               ("trajectory", "FP64", [-1, -1, state_dim]), ("times", "FP64", [-1])]
+    outputs = [
+        ("probabilities", "FP32", [-1, classes]),
+        ("label", "BYTES", [-1]),
+        ("label_index", "INT64", [-1]),
+        ("nfe", "INT64", [-1]),
+        ("trajectory", "FP64", [-1, -1, state_dim]),
+        ("times", "FP64", [-1]),
+    ]
     return ModelMetadata(
-        name=manifest.name, versions=[str(v) for v in versions], platform=f"odeserve-{manifest.family}",
+        name=manifest.name,
+        versions=[str(v) for v in versions],
+        platform=f"odeserve-{manifest.family}",
         inputs=[TensorMetadata(name=INPUT_NAME, datatype="FP32", shape=[-1, *features])],
         outputs=[TensorMetadata(name=name, datatype=dtype, shape=shape) for name, dtype, shape in outputs],
     )

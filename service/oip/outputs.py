@@ -57,8 +57,13 @@ def classification(probs: Tensor, k: int, classes: Sequence[str]) -> Tensor:
     return Tensor(probs.name, "BYTES", np.array(rows, dtype=object).reshape(len(rows), -1))
 
 
-def encode_response(request: InferRequest, loaded: LoadedVersion, tensors: dict[str, Tensor],
-                    cfg: SolverConfig, batch_invariant: bool) -> Response:
+def encode_response(
+    request: InferRequest,
+    loaded: LoadedVersion,
+    tensors: dict[str, Tensor],
+    cfg: SolverConfig,
+    batch_invariant: bool,
+) -> Response:
     """The outputs asked for (all when none are named), JSON or raw bytes each as asked."""
     wanted = request.outputs or [RequestOutput(name=name) for name in tensors]  # type: ignore[arg-type]
     outputs, blobs = [], []
@@ -72,8 +77,11 @@ def encode_response(request: InferRequest, loaded: LoadedVersion, tensors: dict[
         outputs.append(_output(tensor, blob))
         blobs += [blob] if blob is not None else []
     header = InferResponse.model_construct(
-        model_name=loaded.name, model_version=str(loaded.version), id=request.id,
-        parameters={**cfg.as_dict(), "batch_invariant": batch_invariant}, outputs=outputs,
+        model_name=loaded.name,
+        model_version=str(loaded.version),
+        id=request.id,
+        parameters={**cfg.as_dict(), "batch_invariant": batch_invariant},
+        outputs=outputs,
     )
     return framed_response(header.model_dump_json(exclude_none=True).encode(), blobs)
 
@@ -81,7 +89,12 @@ def encode_response(request: InferRequest, loaded: LoadedVersion, tensors: dict[
 def _output(tensor: Tensor, blob: bytes | None) -> ResponseOutput:
     shape = list(tensor.array.shape)
     if blob is not None:
-        return ResponseOutput.model_construct(name=tensor.name, datatype=tensor.datatype, shape=shape,
-                                              parameters={"binary_data_size": len(blob)})
-    return ResponseOutput.model_construct(name=tensor.name, datatype=tensor.datatype, shape=shape,
-                                          data=tensor.array.ravel().tolist())
+        return ResponseOutput.model_construct(
+            name=tensor.name,
+            datatype=tensor.datatype,
+            shape=shape,
+            parameters={"binary_data_size": len(blob)},
+        )
+    return ResponseOutput.model_construct(
+        name=tensor.name, datatype=tensor.datatype, shape=shape, data=tensor.array.ravel().tolist()
+    )

@@ -29,8 +29,15 @@ CLIENT_FIELDS = ("model_name", "model_version")
 TRAJECTORY_OUTPUTS = ("trajectory", "times")
 OutputName = Literal["probabilities", "label", "label_index", "nfe", "trajectory", "times"]
 Count = Annotated[int, Field(strict=True, ge=0)]
-ContentType = Annotated[str | None, Field(max_length=32, description=(
-    "MLServer's codec hint (e.g. 'np'); accepted, and not needed: datatype and shape say it all"))]
+ContentType = Annotated[
+    str | None,
+    Field(
+        max_length=32,
+        description=(
+            "MLServer's codec hint (e.g. 'np'); accepted, and not needed: datatype and shape say it all"
+        ),
+    ),
+]
 
 
 class _In(BaseModel):
@@ -43,7 +50,8 @@ class _Out(BaseModel):
 
 class InputParameters(_In):
     binary_data_size: Count | None = Field(
-        default=None, description="the tensor's bytes follow the JSON header (binary tensor data extension)")
+        default=None, description="the tensor's bytes follow the JSON header (binary tensor data extension)"
+    )
     content_type: ContentType = None
 
 
@@ -51,19 +59,25 @@ class RequestInput(_In):
     """One input tensor: ``data`` row-major, flat or nested, or its bytes after the JSON header."""
 
     name: Literal["input"]
-    shape: list[Count] = Field(min_length=2, max_length=4, description="[batch, *the model's input shape] "
-                               "or [batch, prod(input shape)]")
+    shape: list[Count] = Field(
+        min_length=2,
+        max_length=4,
+        description="[batch, *the model's input shape] or [batch, prod(input shape)]",
+    )
     datatype: Literal["FP32", "FP64"]
     parameters: InputParameters | None = None
     data: Any = Field(default=None, description="the values, row-major; nested lists are read row-major too")
 
 
 class OutputParameters(_In):
-    binary_data: bool | None = Field(default=None, description="answer this output as raw bytes after the "
-                                     "JSON header; unset: the request's binary_data_output")
-    classification: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+    binary_data: bool | None = Field(
         default=None,
-        description="probabilities only: the top k classes as 'probability:index:label' strings")
+        description="answer this output as raw bytes after the "
+        "JSON header; unset: the request's binary_data_output",
+    )
+    classification: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        default=None, description="probabilities only: the top k classes as 'probability:index:label' strings"
+    )
     content_type: ContentType = None
 
 
@@ -84,12 +98,18 @@ class InferParameters(SolverRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": examples.PARAMETERS})
 
     times: list[FiniteFloat] | None = Field(
-        default=None, min_length=1,
-        description="adds the trajectory outputs at these times (as /v1 trajectory)")
+        default=None,
+        min_length=1,
+        description="adds the trajectory outputs at these times (as /v1 trajectory)",
+    )
     num_points: Annotated[int, Field(strict=True, ge=2)] | None = Field(
-        default=None, description="adds the trajectory outputs at this many evenly spaced times")
-    binary_data_output: bool = Field(default=False, description="answer every output as raw bytes unless it "
-                                     "says otherwise (Triton's client sets it when it names no outputs)")
+        default=None, description="adds the trajectory outputs at this many evenly spaced times"
+    )
+    binary_data_output: bool = Field(
+        default=False,
+        description="answer every output as raw bytes unless it "
+        "says otherwise (Triton's client sets it when it names no outputs)",
+    )
     priority: int | None = Field(default=None, description="accepted from Triton clients; not used")
     timeout: int | None = Field(default=None, description="accepted from Triton clients; not used")
     content_type: ContentType = None
@@ -118,8 +138,9 @@ class InferRequest(_In):
     parameters: InferParameters = Field(default_factory=InferParameters)
     inputs: list[RequestInput] = Field(min_length=1, max_length=1, description="one tensor named 'input'")
     outputs: list[RequestOutput] | None = Field(default=None, description="default: every output")
-    model_name: str | None = Field(default=None, description="ignored: the URL names the model (KServe's "
-                                   "Python client sends it)")
+    model_name: str | None = Field(
+        default=None, description="ignored: the URL names the model (KServe's Python client sends it)"
+    )
     model_version: str | None = Field(default=None, description="ignored: the URL names the version")
 
     @field_validator("parameters", mode="before")
@@ -138,8 +159,11 @@ class InferRequest(_In):
     def wants_trajectory(self) -> bool:
         """Times asked for, or a trajectory output named: the solve goes through the trajectory path."""
         named = {out.name for out in self.outputs or ()}
-        return (self.parameters.times is not None or self.parameters.num_points is not None
-                or not named.isdisjoint(TRAJECTORY_OUTPUTS))
+        return (
+            self.parameters.times is not None
+            or self.parameters.num_points is not None
+            or not named.isdisjoint(TRAJECTORY_OUTPUTS)
+        )
 
 
 class ResponseOutput(_Out):

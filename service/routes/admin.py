@@ -11,12 +11,17 @@ from service.schemas import ReloadReport, examples
 
 from .docs import errors, ok
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin_key)],
-                   responses=errors(401, 403))
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin_key)], responses=errors(401, 403)
+)
 
 
-@router.post("/reload", operation_id="reload", response_model=ReloadReport,
-             responses=ok(ReloadReport, examples.RELOAD_REPORT))
+@router.post(
+    "/reload",
+    operation_id="reload",
+    response_model=ReloadReport,
+    responses=ok(ReloadReport, examples.RELOAD_REPORT),
+)
 async def reload(rt: RuntimeDep) -> ReloadReport:
     """Re-read the store now, re-hashing every file: new versions, alias moves, tampered files."""
     changes = await anyio.to_thread.run_sync(lambda: rt.registry.refresh(full=True))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.routing import APIRoute
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from service.codec import decode_inputs, encode_trajectory
@@ -22,16 +22,24 @@ from service.schemas import PredictRequest, PredictResponse, TrajectoryRequest, 
 from .docs import errors, ok
 from .models import ModelName, VersionRef
 
-router = APIRouter(prefix="/v1/models", tags=["inference"], dependencies=[Depends(require_api_key)],
-                   responses=errors(401, 403, 404, 413, 422, 503))
+router = APIRouter(
+    prefix="/v1/models",
+    tags=["inference"],
+    dependencies=[Depends(require_api_key)],
+    responses=errors(401, 403, 404, 413, 422, 503),
+)
 
 _PREDICT_EXAMPLES: dict[str, Any] = {
     "tolerances": {"summary": "two 2-D inputs, tighter tolerances", "value": examples.PREDICT_REQUEST},
-    "defaults": {"summary": "one input, the model's default solver",
-                 "value": examples.PREDICT_DEFAULTS_REQUEST},
+    "defaults": {
+        "summary": "one input, the model's default solver",
+        "value": examples.PREDICT_DEFAULTS_REQUEST,
+    },
     "fixed_step": {"summary": "a fixed-step method", "value": examples.PREDICT_FIXED_REQUEST},
-    "nested": {"summary": "an 8x8 image nested in its input shape [1, 8, 8] (digits-anode)",
-               "value": examples.PREDICT_NESTED_REQUEST},
+    "nested": {
+        "summary": "an 8x8 image nested in its input shape [1, 8, 8] (digits-anode)",
+        "value": examples.PREDICT_NESTED_REQUEST,
+    },
 }
 _TRAJECTORY_EXAMPLES: dict[str, Any] = {
     "num_points": {"summary": "3 evenly spaced points", "value": examples.TRAJECTORY_REQUEST},
@@ -40,10 +48,14 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
 PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.http.fast_path
-_PREDICT_DOC = {"response_model": PredictResponse,
-                "responses": ok(PredictResponse, examples.PREDICT_RESPONSE)}
-_TRAJECTORY_DOC = {"response_model": TrajectoryResponse,
-                   "responses": ok(TrajectoryResponse, examples.TRAJECTORY_RESPONSE)}
+_PREDICT_DOC = {
+    "response_model": PredictResponse,
+    "responses": ok(PredictResponse, examples.PREDICT_RESPONSE),
+}
+_TRAJECTORY_DOC = {
+    "response_model": TrajectoryResponse,
+    "responses": ok(TrajectoryResponse, examples.TRAJECTORY_RESPONSE),
+}
 
 
 def predict_routes() -> list[APIRoute]:
@@ -58,8 +70,9 @@ async def predict(name: ModelName, body: PredictBody, rt: RuntimeDep, request: R
 
 
 @router.post("/{name}/versions/{version}/predict", operation_id="predict_version", **_PREDICT_DOC)
-async def predict_version(name: ModelName, version: VersionRef, body: PredictBody,
-                          rt: RuntimeDep, request: Request) -> Response:
+async def predict_version(
+    name: ModelName, version: VersionRef, body: PredictBody, rt: RuntimeDep, request: Request
+) -> Response:
     """Classify inputs with a given version (number or alias)."""
     return await _predict(rt, request, name, version, body)
 
@@ -71,18 +84,22 @@ async def trajectory(name: ModelName, body: TrajectoryBody, rt: RuntimeDep, requ
 
 
 @router.post("/{name}/versions/{version}/trajectory", operation_id="trajectory_version", **_TRAJECTORY_DOC)
-async def trajectory_version(name: ModelName, version: VersionRef, body: TrajectoryBody,
-                             rt: RuntimeDep, request: Request) -> Response:
+async def trajectory_version(
+    name: ModelName, version: VersionRef, body: TrajectoryBody, rt: RuntimeDep, request: Request
+) -> Response:
     """z(t) and class probabilities along the way, for a given version (number or alias)."""
     return await _trajectory(rt, request, name, version, body)
 
 
-async def _predict(rt: Runtime, request: Request, name: str, ref: str | None, body: PredictRequest) -> Response:
+async def _predict(
+    rt: Runtime, request: Request, name: str, ref: str | None, body: PredictRequest
+) -> Response:
     return Response(await predict_json(rt, request.scope, name, ref, body), media_type="application/json")
 
 
-async def _trajectory(rt: Runtime, request: Request, name: str, ref: str | None,
-                      body: TrajectoryRequest) -> Response:
+async def _trajectory(
+    rt: Runtime, request: Request, name: str, ref: str | None, body: TrajectoryRequest
+) -> Response:
     def decode(loaded: LoadedVersion) -> Question:
         return Question(decode_inputs(body.inputs, loaded.manifest, rt.settings), body.solver, body)
 

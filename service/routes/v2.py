@@ -28,32 +28,59 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 _MODEL: dict[str, Any] = {"dependencies": [Depends(require_api_key)]}
 _MODEL_ERRORS = errors(400, 401, 403, 404, 503)
-_METADATA_DOC = {**_MODEL, "response_model": ModelMetadata,
-                 "responses": {**ok(ModelMetadata, examples.MODEL_METADATA), **_MODEL_ERRORS}}
-_READY_DOC = {**_MODEL, "response_model": ModelReady,
-              "responses": {**ok(ModelReady, examples.MODEL_READY), **_MODEL_ERRORS}}
-_INFER_DOC = {**_MODEL, "response_model": None, "openapi_extra": infer_body(),
-              "responses": {**infer_answer(), **errors(400, 401, 403, 404, 413, 503)}}
+_METADATA_DOC = {
+    **_MODEL,
+    "response_model": ModelMetadata,
+    "responses": {**ok(ModelMetadata, examples.MODEL_METADATA), **_MODEL_ERRORS},
+}
+_READY_DOC = {
+    **_MODEL,
+    "response_model": ModelReady,
+    "responses": {**ok(ModelReady, examples.MODEL_READY), **_MODEL_ERRORS},
+}
+_INFER_DOC = {
+    **_MODEL,
+    "response_model": None,
+    "openapi_extra": infer_body(),
+    "responses": {**infer_answer(), **errors(400, 401, 403, 404, 413, 503)},
+}
 
 
-@router.get("", operation_id="v2_server_metadata", response_model=ServerMetadata,
-            responses=ok(ServerMetadata, examples.SERVER_METADATA))
+@router.get(
+    "",
+    operation_id="v2_server_metadata",
+    response_model=ServerMetadata,
+    responses=ok(ServerMetadata, examples.SERVER_METADATA),
+)
 async def server_metadata(request: Request) -> ServerMetadata:
     """The server's name, version and protocol extensions."""
     return oip.server_metadata(request.app.version)
 
 
-@router.get("/health/live", operation_id="v2_live", response_model=ServerLive,
-            responses=ok(ServerLive, {"live": True}))
+@router.get(
+    "/health/live",
+    operation_id="v2_live",
+    response_model=ServerLive,
+    responses=ok(ServerLive, {"live": True}),
+)
 async def live() -> ServerLive:
     """Live: 200 whenever the process answers."""
     return ServerLive(live=True)
 
 
-@router.get("/health/ready", operation_id="v2_ready", response_model=ServerReady,
-            responses={**ok(ServerReady, {"ready": True}),
-                       503: {"model": ServerReady, "description": "no version loaded, or draining",
-                             "content": {"application/json": {"example": {"ready": False}}}}})
+@router.get(
+    "/health/ready",
+    operation_id="v2_ready",
+    response_model=ServerReady,
+    responses={
+        **ok(ServerReady, {"ready": True}),
+        503: {
+            "model": ServerReady,
+            "description": "no version loaded, or draining",
+            "content": {"application/json": {"example": {"ready": False}}},
+        },
+    },
+)
 async def ready(rt: RuntimeDep) -> JSONResponse:
     """Ready (as /readyz): 200 when a version is loaded and the server is not draining, else 503."""
     is_ready = rt.registry.snapshot.count("loaded") > 0 and not rt.draining

@@ -75,8 +75,14 @@ class _Lane:
 class DynamicBatcher:
     """Groups concurrent predictions by (model version, method) into per-sample-settings batches."""
 
-    def __init__(self, *, max_batch_size: int = 64, max_delay_s: float = 0.0, max_queue: int = 4096,
-                 inline_max_steps: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        max_batch_size: int = 64,
+        max_delay_s: float = 0.0,
+        max_queue: int = 4096,
+        inline_max_steps: int = 0,
+    ) -> None:
         self.max_batch_size, self.max_delay_s, self.max_queue = max_batch_size, max_delay_s, max_queue
         self.inline_max_steps = inline_max_steps
         self._lanes: dict[Hashable, _Lane] = {}
@@ -89,7 +95,9 @@ class DynamicBatcher:
         """Samples queued and not yet being solved."""
         return self._waiting
 
-    async def predict(self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig) -> BatchedPrediction:
+    async def predict(
+        self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig
+    ) -> BatchedPrediction:
         """Queue a request and wait for its share of a batch."""
         check_budget(config, runner.interval, len(inputs))
         self.admit(len(inputs))
@@ -145,7 +153,7 @@ class DynamicBatcher:
             return
         sizes = [len(j.inputs) for j in jobs]
         inputs = np.concatenate([j.inputs for j in jobs]) if len(jobs) > 1 else jobs[0].inputs
-        settings = SampleSettings.stack([(j.config, n) for j, n in zip(jobs, sizes)])
+        settings = SampleSettings.stack([(j.config, n) for j, n in zip(jobs, sizes, strict=True)])
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
@@ -156,7 +164,9 @@ class DynamicBatcher:
                 cancel = _cancel_when_all_done(jobs)
 
                 def solve() -> tuple[Solution, np.ndarray]:
-                    loop.call_soon_threadsafe(self._release, queued)  # on the solver thread: no longer waiting
+                    loop.call_soon_threadsafe(
+                        self._release, queued
+                    )  # on the solver thread: no longer waiting
                     return lane.runner.solve_batch(inputs, lane.method, settings, cancel)
 
                 sol, probs = await loop.run_in_executor(self._solver, solve)
@@ -168,8 +178,8 @@ class DynamicBatcher:
         failed = sol.failed
         answers = Prediction.split(probs, sol, sizes, jobs[0].config.native)  # one method per lane
         offset = 0
-        for job, n, answer in zip(jobs, sizes, answers):
-            rows = failed[offset:offset + n]
+        for job, n, answer in zip(jobs, sizes, answers, strict=True):
+            rows = failed[offset : offset + n]
             offset += n
             if rows.any():
                 _settle(job, StepLimitExceeded(np.flatnonzero(rows).tolist(), job.config.max_steps))
@@ -178,7 +188,9 @@ class DynamicBatcher:
 
     def _inline(self, lane: _Lane, max_steps: int, samples: int) -> bool:
         """Whether this batch is cheap enough to solve on the event loop (bounded: no deadline needed)."""
-        return 0 < max_steps <= self.inline_max_steps and lane.runner.backend.runs_inline(lane.method, samples)
+        return 0 < max_steps <= self.inline_max_steps and lane.runner.backend.runs_inline(
+            lane.method, samples
+        )
 
     def _release(self, samples: int) -> None:
         self._waiting -= samples

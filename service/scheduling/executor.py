@@ -21,10 +21,9 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 
 from service.engine import Prediction, SolverConfig, Trajectory
-from service.scheduling.batcher import DynamicBatcher
-
 from service.errors import DeadlineExceeded
 from service.lifecycle.loading import LoadedVersion
+from service.scheduling.batcher import DynamicBatcher
 from service.telemetry.metrics import Metrics
 from service.telemetry.request_context import note_nfe
 
@@ -47,8 +46,9 @@ class Executor:
         self._observe(loaded, cfg, answer.prediction, answer.queue_wait_s, answer.batch_size)
         return answer.prediction
 
-    async def trajectory(self, loaded: LoadedVersion, inputs: np.ndarray, times: np.ndarray,
-                         cfg: SolverConfig) -> Trajectory:
+    async def trajectory(
+        self, loaded: LoadedVersion, inputs: np.ndarray, times: np.ndarray, cfg: SolverConfig
+    ) -> Trajectory:
         queued = time.perf_counter()
         solve = functools.partial(_timed(loaded.runner.trajectory), inputs, times, cfg)
         try:
@@ -59,10 +59,19 @@ class Executor:
         self._observe(loaded, cfg, traj.final, started - queued, len(inputs))
         return traj
 
-    def _observe(self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float,
-                 batch_size: int) -> None:
-        self.metrics.observe_solve(loaded.name, str(loaded.version), cfg.method, pred.nfe, pred.accepted,
-                                   pred.rejected, [wait_s], batch_size=batch_size)
+    def _observe(
+        self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float, batch_size: int
+    ) -> None:
+        self.metrics.observe_solve(
+            loaded.name,
+            str(loaded.version),
+            cfg.method,
+            pred.nfe,
+            pred.accepted,
+            pred.rejected,
+            [wait_s],
+            batch_size=batch_size,
+        )
         note_nfe(pred.nfe)
 
     def _late(self) -> DeadlineExceeded:
@@ -71,7 +80,9 @@ class Executor:
         return DeadlineExceeded(
             f"not answered within this server's request timeout of {self.timeout_s:g} s; send fewer "
             "inputs, loosen the tolerances (rtol/atol) or lower max_steps, or retry later if the "
-            "server is busy", {"request_timeout_s": self.timeout_s})
+            "server is busy",
+            {"request_timeout_s": self.timeout_s},
+        )
 
     def close(self) -> None:
         self.batcher.close()
@@ -79,6 +90,8 @@ class Executor:
 
 def _timed(fn: Callable[P, R]) -> Callable[P, tuple[float, R]]:
     """Wrap ``fn`` to also return when it started (queue wait = start - enqueue)."""
+
     def run(*args: P.args, **kwargs: P.kwargs) -> tuple[float, R]:
         return time.perf_counter(), fn(*args, **kwargs)
+
     return run

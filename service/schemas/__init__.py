@@ -22,8 +22,24 @@ from .responses import (
 )
 
 __all__ = [
-    "ErrorBody", "FailureInfo", "GoldenBaseline", "InputInfo", "Liveness", "ManifestSummary", "ModelDetail",
-    "ModelList", "ModelSummary", "PredictRequest", "PredictResponse", "Readiness", "ReloadReport",
-    "SolverRequest", "SolverSettings", "TrainingSummary", "TrajectoryRequest", "TrajectoryResponse",
-    "VersionDetail", "VersionSummary",
+    "ErrorBody",
+    "FailureInfo",
+    "GoldenBaseline",
+    "InputInfo",
+    "Liveness",
+    "ManifestSummary",
+    "ModelDetail",
+    "ModelList",
+    "ModelSummary",
+    "PredictRequest",
+    "PredictResponse",
+    "Readiness",
+    "ReloadReport",
+    "SolverRequest",
+    "SolverSettings",
+    "TrainingSummary",
+    "TrajectoryRequest",
+    "TrajectoryResponse",
+    "VersionDetail",
+    "VersionSummary",
 ]

@@ -5,74 +5,155 @@ from __future__ import annotations
 from typing import Any
 
 SOLVER: dict[str, Any] = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5, "max_steps": 2000}
-_DEFAULT_SOLVER: dict[str, Any] = {"method": "dopri5", "rtol": 1e-4, "atol": 1e-4, "step_size": 0.05,
-                                   "max_steps": 1000}
-_METRICS: dict[str, Any] = {"train": {"accuracy": 0.995, "loss": 0.021},
-                            "val": {"accuracy": 0.99, "loss": 0.03},
-                            "test": {"accuracy": 0.992, "loss": 0.027}}
+_DEFAULT_SOLVER: dict[str, Any] = {
+    "method": "dopri5",
+    "rtol": 1e-4,
+    "atol": 1e-4,
+    "step_size": 0.05,
+    "max_steps": 1000,
+}
+_METRICS: dict[str, Any] = {
+    "train": {"accuracy": 0.995, "loss": 0.021},
+    "val": {"accuracy": 0.99, "loss": 0.03},
+    "test": {"accuracy": 0.992, "loss": 0.027},
+}
 
 PREDICT_REQUEST: dict[str, Any] = {"inputs": [[0.0, 0.9], [1.5, -0.3]], "solver": SOLVER}
 PREDICT_DEFAULTS_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]]}
-PREDICT_FIXED_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]],
-                                         "solver": {"method": "rk4", "step_size": 0.05}}
+PREDICT_FIXED_REQUEST: dict[str, Any] = {
+    "inputs": [[0.5, -0.25]],
+    "solver": {"method": "rk4", "step_size": 0.05},
+}
 PREDICT_NESTED_REQUEST: dict[str, Any] = {"inputs": [[[[0.0, 0.0, 0.3, 0.8, 0.8, 0.3, 0.0, 0.0]] * 8]]}
 TRAJECTORY_REQUEST: dict[str, Any] = {"inputs": [[0.1, 0.5]], "num_points": 3}
-TRAJECTORY_TIMES_REQUEST: dict[str, Any] = {"inputs": [[0.5, -0.25]], "times": [0.0, 0.25, 0.5, 1.0],
-                                            "solver": {"method": "bosh3", "rtol": 1e-6, "atol": 1e-6}}
+TRAJECTORY_TIMES_REQUEST: dict[str, Any] = {
+    "inputs": [[0.5, -0.25]],
+    "times": [0.0, 0.25, 0.5, 1.0],
+    "solver": {"method": "bosh3", "rtol": 1e-6, "atol": 1e-6},
+}
 
 PREDICT_RESPONSE: dict[str, Any] = {
-    "model": "moons-node", "version": 1, "predictions": ["0", "1"],
-    "probabilities": [[0.97, 0.03], [0.02, 0.98]], "nfe": [26, 32], "accepted_steps": [4, 5],
-    "rejected_steps": [0, 0], "solver": {**SOLVER, "step_size": 0.05}, "batch_invariant": True,
+    "model": "moons-node",
+    "version": 1,
+    "predictions": ["0", "1"],
+    "probabilities": [[0.97, 0.03], [0.02, 0.98]],
+    "nfe": [26, 32],
+    "accepted_steps": [4, 5],
+    "rejected_steps": [0, 0],
+    "solver": {**SOLVER, "step_size": 0.05},
+    "batch_invariant": True,
 }
 TRAJECTORY_RESPONSE: dict[str, Any] = {
-    "model": "circles-anode", "version": 1, "times": [0.0, 0.5, 1.0],
+    "model": "circles-anode",
+    "version": 1,
+    "times": [0.0, 0.5, 1.0],
     "states": [[[0.1, 0.5, 0.0]], [[0.12, 0.61, 0.32]], [[0.15, 0.7, 0.81]]],
     "probabilities": [[[0.55, 0.45]], [[0.8, 0.2]], [[0.96, 0.04]]],
-    "predictions": ["1"], "final_probabilities": [[0.96, 0.04]], "nfe": [26], "accepted_steps": [4],
-    "rejected_steps": [0], "solver": _DEFAULT_SOLVER, "batch_invariant": True,
+    "predictions": ["1"],
+    "final_probabilities": [[0.96, 0.04]],
+    "nfe": [26],
+    "accepted_steps": [4],
+    "rejected_steps": [0],
+    "solver": _DEFAULT_SOLVER,
+    "batch_invariant": True,
 }
 _INPUT = {"shape": [2], "dtype": "float32", "feature_names": ["x", "y"]}
 _MANIFEST_SUMMARY: dict[str, Any] = {
-    "family": "node", "created_at": "2025-01-01T12:00:00Z", "description": "two moons, Neural ODE",
-    "input": _INPUT, "classes": ["0", "1"], "augment_dim": 0, "state_dim": 2,
-    "interval": [0.0, 1.0], "default_solver": _DEFAULT_SOLVER,
-    "training": {"dataset": "moons", "epochs": 40, "metrics": _METRICS,
-                 "nfe": {"mean": 26.0, "p50": 26.0, "p95": 32.0}},
-}
-MODEL_LIST: dict[str, Any] = {"models": [{
-    "name": "moons-node", "latest_version": 2, "aliases": {"latest": 2, "stable": 1}, "versions": [1, 2],
-    "loaded_versions": [1, 2], "family": "node", "input_shape": [2], "classes": ["0", "1"],
+    "family": "node",
+    "created_at": "2025-01-01T12:00:00Z",
     "description": "two moons, Neural ODE",
-}]}
+    "input": _INPUT,
+    "classes": ["0", "1"],
+    "augment_dim": 0,
+    "state_dim": 2,
+    "interval": [0.0, 1.0],
+    "default_solver": _DEFAULT_SOLVER,
+    "training": {
+        "dataset": "moons",
+        "epochs": 40,
+        "metrics": _METRICS,
+        "nfe": {"mean": 26.0, "p50": 26.0, "p95": 32.0},
+    },
+}
+MODEL_LIST: dict[str, Any] = {
+    "models": [
+        {
+            "name": "moons-node",
+            "latest_version": 2,
+            "aliases": {"latest": 2, "stable": 1},
+            "versions": [1, 2],
+            "loaded_versions": [1, 2],
+            "family": "node",
+            "input_shape": [2],
+            "classes": ["0", "1"],
+            "description": "two moons, Neural ODE",
+        }
+    ]
+}
 MODEL_DETAIL: dict[str, Any] = {
-    "name": "moons-node", "latest_version": 2, "aliases": {"latest": 2, "stable": 1},
+    "name": "moons-node",
+    "latest_version": 2,
+    "aliases": {"latest": 2, "stable": 1},
     "versions": [
-        {"version": 1, "status": "loaded", "reason": None, "aliases": ["stable"],
-         "created_at": "2025-01-01T12:00:00Z", "metrics": _METRICS},
-        {"version": 2, "status": "failed", "reason": "weights.safetensors does not match its sha256",
-         "aliases": ["latest"], "created_at": "2025-01-02T12:00:00Z", "metrics": _METRICS},
+        {
+            "version": 1,
+            "status": "loaded",
+            "reason": None,
+            "aliases": ["stable"],
+            "created_at": "2025-01-01T12:00:00Z",
+            "metrics": _METRICS,
+        },
+        {
+            "version": 2,
+            "status": "failed",
+            "reason": "weights.safetensors does not match its sha256",
+            "aliases": ["latest"],
+            "created_at": "2025-01-02T12:00:00Z",
+            "metrics": _METRICS,
+        },
     ],
     "latest": _MANIFEST_SUMMARY,
 }
 VERSION_DETAIL: dict[str, Any] = {
-    "name": "moons-node", "version": 1, "status": "loaded", "reason": None, "aliases": ["stable"],
+    "name": "moons-node",
+    "version": 1,
+    "status": "loaded",
+    "reason": None,
+    "aliases": ["stable"],
     "manifest": _MANIFEST_SUMMARY,
     "golden_nfe_baseline": {"nfe_mean": 27.5, "samples": 16, "solver": _DEFAULT_SOLVER},
-    "backend": "onnxruntime", "backend_note": None,
+    "backend": "onnxruntime",
+    "backend_note": None,
     "files": {"weights.safetensors": "9f2c" + "0" * 60, "golden.json": "41aa" + "0" * 60},
 }
 RELOAD_REPORT: dict[str, Any] = {
-    "loaded": ["moons-node/3"], "failed": [], "removed": [], "aliases_changed": ["moons-node"],
-    "loaded_versions": 5, "failed_versions": 0, "duration_s": 0.41,
+    "loaded": ["moons-node/3"],
+    "failed": [],
+    "removed": [],
+    "aliases_changed": ["moons-node"],
+    "loaded_versions": 5,
+    "failed_versions": 0,
+    "duration_s": 0.41,
 }
 READINESS: dict[str, Any] = {"status": "ready", "loaded_versions": 4, "failed_versions": 0, "draining": False}
-ERROR: dict[str, Any] = {"error": {
-    "type": "model_not_found", "message": "model 'moons' not found; known models: moons-node, circles-anode",
-    "details": None,
-}}
-VALIDATION_ERROR: dict[str, Any] = {"error": {
-    "type": "validation_error", "message": "the request does not fit the schema (1 error)",
-    "details": [{"type": "finite_number", "loc": ["body", "inputs", 0, "flat", 1],
-                 "msg": "Input should be a finite number", "input": "nan"}],
-}}
+ERROR: dict[str, Any] = {
+    "error": {
+        "type": "model_not_found",
+        "message": "model 'moons' not found; known models: moons-node, circles-anode",
+        "details": None,
+    }
+}
+VALIDATION_ERROR: dict[str, Any] = {
+    "error": {
+        "type": "validation_error",
+        "message": "the request does not fit the schema (1 error)",
+        "details": [
+            {
+                "type": "finite_number",
+                "loc": ["body", "inputs", 0, "flat", 1],
+                "msg": "Input should be a finite number",
+                "input": "nan",
+            }
+        ],
+    }
+}

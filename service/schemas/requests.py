@@ -45,7 +45,9 @@ class SolverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SOLVER]})
 
     method: str | None = Field(
-        default=None, min_length=1, max_length=32,
+        default=None,
+        min_length=1,
+        max_length=32,
         description="an explicit Runge-Kutta method, e.g. dopri5 (adaptive) or rk4 (fixed step)",
     )
     rtol: Tolerance | None = Field(default=None, description="relative tolerance (adaptive methods)")

@@ -28,8 +28,9 @@ class ErrorBody(_Out):
     error: ErrorInfo
 
 
-_STEPS_UNKNOWN = ("; null when unknown: methods run through torchdiffeq (batch_invariant false) do not "
-                  "report their steps")
+_STEPS_UNKNOWN = (
+    "; null when unknown: methods run through torchdiffeq (batch_invariant false) do not report their steps"
+)
 StepCounts = list[int] | None
 """Per-input step counts, or None (JSON null) where the solver does not report them: a 0 would
 read as "no steps"."""

@@ -15,7 +15,8 @@ UNMATCHED = "unmatched"
 
 
 def label_served(scope: Scope, model: str, version: str) -> None:
-    """Tell :class:`MetricsMiddleware` which model version answers the request of ``scope`` (once resolved)."""
+    """Name the model version that answers the request of ``scope`` (once resolved), for the
+    metrics middleware and the access log."""
     scope.setdefault("state", {})[_SERVED_BY] = (model, version)
 
 

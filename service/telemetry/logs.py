@@ -57,10 +57,16 @@ def log_config(level: str, fmt: LogFormat = "json") -> dict[str, Any]:
     """
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"request_id": {"()": RequestIdFilter}}
-    config["formatters"]["service_access"] = {"()": "uvicorn.logging.DefaultFormatter",
-                                              "fmt": "%(levelprefix)s %(message)s", "use_colors": None}
-    config["handlers"]["service_access"] = {"formatter": "service_access", "class": "logging.StreamHandler",
-                                            "stream": "ext://sys.stdout"}
+    config["formatters"]["service_access"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(message)s",
+        "use_colors": None,
+    }
+    config["handlers"]["service_access"] = {
+        "formatter": "service_access",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
     if fmt == "json":
@@ -68,6 +74,9 @@ def log_config(level: str, fmt: LogFormat = "json") -> dict[str, Any]:
         for handler in config["handlers"].values():
             handler["formatter"] = "json"
     config["loggers"]["service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    config["loggers"]["service.access"] = {"handlers": ["service_access"], "level": level.upper(),
-                                           "propagate": False}
+    config["loggers"]["service.access"] = {
+        "handlers": ["service_access"],
+        "level": level.upper(),
+        "propagate": False,
+    }
     return config

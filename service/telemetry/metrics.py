@@ -33,8 +33,22 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from .multiprocess import drop_dead_workers, mark_worker_dead, multiproc_dir_of_this_process
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-QUEUE_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                      2.5)
+QUEUE_WAIT_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
 NFE_BUCKETS = tuple(float(2**k) for k in range(1, 17))  # 2 .. 65536
 BATCH_SIZE_BUCKETS = tuple(float(2**k) for k in range(0, 13))  # 1 .. 4096
 
@@ -71,52 +85,78 @@ class Metrics:
         self._solve_cache: dict[tuple[str, str, str], _SolveSeries] = {}
         self._request_cache: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
-            "odeserve_requests", "HTTP requests answered.",
-            (*_MODEL, "endpoint", "status"), registry=registry,
+            "odeserve_requests",
+            "HTTP requests answered.",
+            (*_MODEL, "endpoint", "status"),
+            registry=registry,
         )
         self.request_duration = Histogram(
-            "odeserve_request_duration_seconds", "Time from request received to response sent.",
-            (*_MODEL, "endpoint"), buckets=LATENCY_BUCKETS, registry=registry,
+            "odeserve_request_duration_seconds",
+            "Time from request received to response sent.",
+            (*_MODEL, "endpoint"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.sample_nfe = Histogram(
-            "odeserve_sample_nfe", "Function evaluations the ODE solver spent on one sample.",
-            _SOLVE, buckets=NFE_BUCKETS, registry=registry,
+            "odeserve_sample_nfe",
+            "Function evaluations the ODE solver spent on one sample.",
+            _SOLVE,
+            buckets=NFE_BUCKETS,
+            registry=registry,
         )
         self.solver_steps = Counter(
-            "odeserve_solver_steps", "Solver steps taken, by outcome (accepted or rejected); "
+            "odeserve_solver_steps",
+            "Solver steps taken, by outcome (accepted or rejected); "
             "methods run through torchdiffeq do not report theirs.",
-            (*_SOLVE, "outcome"), registry=registry,
+            (*_SOLVE, "outcome"),
+            registry=registry,
         )
         self.batch_size = Histogram(
-            "odeserve_batch_size", "Samples solved together in one batch.",
-            _SOLVE, buckets=BATCH_SIZE_BUCKETS, registry=registry,
+            "odeserve_batch_size",
+            "Samples solved together in one batch.",
+            _SOLVE,
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=registry,
         )
         self.queue_wait = Histogram(
-            "odeserve_queue_wait_seconds", "Time a request waited before its batch started solving.",
-            _SOLVE, buckets=QUEUE_WAIT_BUCKETS, registry=registry,
+            "odeserve_queue_wait_seconds",
+            "Time a request waited before its batch started solving.",
+            _SOLVE,
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=registry,
         )
         self.in_flight = Gauge(
-            "odeserve_in_flight_requests", "Requests being handled right now (all workers).",
-            registry=registry, multiprocess_mode="livesum",
+            "odeserve_in_flight_requests",
+            "Requests being handled right now (all workers).",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         # livemax: every worker loads the same versions, so the max over live workers is the value
         # of any one of them, with a single series and no pid label.
         self.version_info = Gauge(
-            "odeserve_model_version_info", "1 for each model version being served (0 once unloaded).",
-            (*_MODEL, "family", "method"), registry=registry, multiprocess_mode="livemax",
+            "odeserve_model_version_info",
+            "1 for each model version being served (0 once unloaded).",
+            (*_MODEL, "family", "method"),
+            registry=registry,
+            multiprocess_mode="livemax",
         )
         self.load_failures = Counter(
-            "odeserve_model_load_failures", "Model versions that failed to load (once per worker).",
-            _MODEL, registry=registry,
+            "odeserve_model_load_failures",
+            "Model versions that failed to load (once per worker).",
+            _MODEL,
+            registry=registry,
         )
         self.store_errors = Counter(
-            "odeserve_store_errors", "Refreshes that could not read the store (or a model in it); "
-            "what was loaded keeps serving.", registry=registry,
+            "odeserve_store_errors",
+            "Refreshes that could not read the store (or a model in it); what was loaded keeps serving.",
+            registry=registry,
         )
         self.golden_nfe_baseline = Gauge(
             "odeserve_golden_nfe_baseline",
             "Mean per-sample NFE of a version's golden inputs at its default solver.",
-            _SOLVE, registry=registry, multiprocess_mode="livemax",
+            _SOLVE,
+            registry=registry,
+            multiprocess_mode="livemax",
         )
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
@@ -124,15 +164,23 @@ class Metrics:
         key = (model, version, endpoint, status)
         children = self._request_cache.get(key)
         if children is None:  # label lookups cost more than the observation itself (hot path)
-            children = self._request_cache[key] = (self.requests.labels(model, version, endpoint, str(status)),
-                                                   self.request_duration.labels(model, version, endpoint))
+            children = self._request_cache[key] = (
+                self.requests.labels(model, version, endpoint, str(status)),
+                self.request_duration.labels(model, version, endpoint),
+            )
         children[0].inc()
         children[1].observe(seconds)
 
     def observe_solve(
-        self, model: str, version: str, method: str,
-        nfe: Sequence[int], accepted: Sequence[int] | None, rejected: Sequence[int] | None,
-        queue_waits: Sequence[float], batch_size: int | None = None,
+        self,
+        model: str,
+        version: str,
+        method: str,
+        nfe: Sequence[int],
+        accepted: Sequence[int] | None,
+        rejected: Sequence[int] | None,
+        queue_waits: Sequence[float],
+        batch_size: int | None = None,
     ) -> None:
         """Record solved samples: per-sample NFE and steps, each request's queue wait, and the size
         of the batch they were solved in (``len(nfe)`` unless the dynamic batcher says otherwise).
@@ -158,9 +206,12 @@ class Metrics:
         series = self._solve_cache.get(key)
         if series is None:
             series = self._solve_cache[key] = _SolveSeries(
-                self.sample_nfe.labels(*key), self.solver_steps.labels(*key, "accepted"),
-                self.solver_steps.labels(*key, "rejected"), self.batch_size.labels(*key),
-                self.queue_wait.labels(*key))
+                self.sample_nfe.labels(*key),
+                self.solver_steps.labels(*key, "accepted"),
+                self.solver_steps.labels(*key, "rejected"),
+                self.batch_size.labels(*key),
+                self.queue_wait.labels(*key),
+            )
         return series
 
     def track_in_flight(self) -> AbstractContextManager[None]:

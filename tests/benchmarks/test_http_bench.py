@@ -18,15 +18,27 @@ from service.engine import ModelRunner, SolverConfig
 
 
 def result(rps: float, p50_ms: float, errors: int = 0) -> WrkResult:
-    return WrkResult(requests=int(rps * 10), duration_s=10.0, p50_ms=p50_ms, p90_ms=p50_ms, p99_ms=2 * p50_ms,
-                     mean_ms=p50_ms, max_ms=3 * p50_ms, status_errors=errors, socket_errors=0)
+    return WrkResult(
+        requests=int(rps * 10),
+        duration_s=10.0,
+        p50_ms=p50_ms,
+        p90_ms=p50_ms,
+        p99_ms=2 * p50_ms,
+        mean_ms=p50_ms,
+        max_ms=3 * p50_ms,
+        status_errors=errors,
+        socket_errors=0,
+    )
 
 
 ROWS = [
-    http_bench.Row("floor", 1, result(2000, 0.5)), http_bench.Row("floor", 16, result(3000, 5.0)),
+    http_bench.Row("floor", 1, result(2000, 0.5)),
+    http_bench.Row("floor", 16, result(3000, 5.0)),
     http_bench.Row("bare", 1, result(1400, 0.7)),
-    http_bench.Row("naive", 1, result(70, 13.0)), http_bench.Row("naive", 16, result(20, 800.0)),
-    http_bench.Row("odeserve", 1, result(1000, 0.9)), http_bench.Row("odeserve", 16, result(1200, 13.0)),
+    http_bench.Row("naive", 1, result(70, 13.0)),
+    http_bench.Row("naive", 16, result(20, 800.0)),
+    http_bench.Row("odeserve", 1, result(1000, 0.9)),
+    http_bench.Row("odeserve", 16, result(1200, 13.0)),
     http_bench.Row("odeserve", 64, result(1300, 50.0, errors=2)),
 ]
 
@@ -43,13 +55,15 @@ def test_targets() -> None:
     found = http_bench.targets(ROWS)  # 16: 40% of the floor; 1: 1.8x its p50; 64 >= 16; 64 has errors
     assert [t.passed for t in found] == [False, True, True, False]
     assert [t.claim[:3] for t in found] == ["16 ", "1 c", "64 ", "64 "]
-    assert found[1].measured == "1.80x (bare solve: 1.40x)"  # the bare solve gives the 1-connection figure context
+    assert (
+        found[1].measured == "1.80x (bare solve: 1.40x)"
+    )  # the bare solve gives the 1-connection figure context
 
 
 def test_server_specs_and_passthrough() -> None:
     args = http_bench.build_parser().parse_args(
-        ["--store", "/tmp/s", "--env", "ODESERVE_BACKEND=onnxruntime",
-         "--odeserve-args", "--poll-interval 0"])
+        ["--store", "/tmp/s", "--env", "ODESERVE_BACKEND=onnxruntime", "--odeserve-args", "--poll-interval 0"]
+    )
     specs = http_bench.server_specs(args)
     assert [s.name for s in specs] == ["floor", "bare", "naive", "odeserve"]
     odeserve = specs[3].command(1234)
@@ -72,6 +86,8 @@ def test_bare_solve_answers_as_odeserve_engine(tmp_path: Path) -> None:
     version = load_version(DEFAULT_STORE_ROOT, "moons-node", None)
     manifest = version.manifest
     runner = ModelRunner(version.network, manifest, version.field_onnx, backend="onnxruntime")
-    want = runner.predict(np.asarray(json.loads(wrk.BODY)["inputs"]), SolverConfig.resolve(manifest.default_solver))
+    want = runner.predict(
+        np.asarray(json.loads(wrk.BODY)["inputs"]), SolverConfig.resolve(manifest.default_solver)
+    )
     assert got["predictions"] == [manifest.classes[i] for i in want.labels] and got["nfe"] == want.nfe
     np.testing.assert_allclose(got["probabilities"], want.probabilities, rtol=0, atol=1e-15)

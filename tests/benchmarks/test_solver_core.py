@@ -26,9 +26,16 @@ QUICK = {"warmup": 0, "min_repeats": 2, "min_time_s": 0.0}
 
 
 def manifest(version: int = 1, files: dict[str, str] | None = None) -> Manifest:
-    return Manifest(name="moons-node", version=version, created_at=datetime.now(UTC), family="node",
-                    architecture=SPEC, input=InputSpec(shape=[2]), classes=["upper", "lower"],
-                    files=files or {})
+    return Manifest(
+        name="moons-node",
+        version=version,
+        created_at=datetime.now(UTC),
+        family="node",
+        architecture=SPEC,
+        input=InputSpec(shape=[2]),
+        classes=["upper", "lower"],
+        files=files or {},
+    )
 
 
 def test_measure_gives_one_sane_row_per_core_and_batch() -> None:
@@ -51,8 +58,24 @@ def test_main_reads_a_store_and_writes_the_result_file(tmp_path: Path) -> None:
     files = {WEIGHTS_FILE: weights_to_bytes(build_network(SPEC))}
     ModelStore(tmp_path / "store").publish("moons-node", files, lambda v, digests: manifest(v, digests))
     out = tmp_path / "core.json"
-    code = solver_core.main(["--store", str(tmp_path / "store"), "--batches", "2", "--backends", "torch",
-                             "--min-time", "0", "--min-repeats", "1", "--warmup", "0", "--output", str(out)])
+    code = solver_core.main(
+        [
+            "--store",
+            str(tmp_path / "store"),
+            "--batches",
+            "2",
+            "--backends",
+            "torch",
+            "--min-time",
+            "0",
+            "--min-repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+        ]
+    )
     payload = json.loads(out.read_text())
     assert code == 0 and payload["model"] == "moons-node/1" and len(payload["rows"]) == 3
     assert payload["rows"][2]["core"] == "odeserve torch" and payload["environment"]["cpus"] >= 1

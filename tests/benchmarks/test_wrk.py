@@ -52,8 +52,12 @@ def test_command_caps_threads_and_pins() -> None:
 
 
 def test_post_lua_under_real_wrk(tmp_path: Path) -> None:
-    spec = ServerSpec("floor", uvicorn_argv("benchmarks.baselines.floor_app:create_app"), "/healthz",
-                      "/v1/models/moons-node/predict")
+    spec = ServerSpec(
+        "floor",
+        uvicorn_argv("benchmarks.baselines.floor_app:create_app"),
+        "/healthz",
+        "/v1/models/moons-node/predict",
+    )
     with running(spec, tmp_path, ready_timeout_s=60) as server:
         result = wrk.run(server.url(spec.predict_path), wrk.LoadSettings(connections=2, duration_s=1))
     assert result.requests > 0 and result.errors == 0

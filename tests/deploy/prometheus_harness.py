@@ -54,7 +54,8 @@ class Prometheus:
         """Active alerts (pending or firing), of one name, in one state, with these labels."""
         wanted = {**labels, **({"alertname": alertname} if alertname else {})}
         return [
-            alert for alert in self._get("/api/v1/alerts")["alerts"]
+            alert
+            for alert in self._get("/api/v1/alerts")["alerts"]
             if wanted.items() <= alert["labels"].items() and state in (None, alert["state"])
         ]
 
@@ -99,9 +100,16 @@ def running_prometheus(
     address = f"127.0.0.1:{free_port()}"
     with (workdir / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address={address}", "--web.enable-lifecycle", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address={address}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     prometheus = Prometheus(f"http://{address}")
     try:
@@ -118,7 +126,8 @@ def dashboard_queries() -> list[tuple[str, str]]:
     dashboard = json.loads(DASHBOARD.read_text())
     return [
         (panel["title"], _fill_variables(target["expr"]))
-        for panel in dashboard["panels"] for target in panel.get("targets", [])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
     ]
 
 

@@ -33,7 +33,9 @@ def test_image_runs_as_a_user_with_a_healthcheck_and_the_demo_store() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     lines = [line.strip() for line in dockerfile.splitlines()]
     assert [line for line in lines if line.startswith("FROM ")] == [
-        "FROM python:3.11-slim AS build", "FROM python:3.11-slim"]
+        "FROM python:3.11-slim AS build",
+        "FROM python:3.11-slim",
+    ]
     assert "USER odeserve" in lines and "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert "ODESERVE_STORE=/models" in dockerfile and "models_store/demo /models" in dockerfile
     assert lines[-1] == 'CMD ["python", "-m", "service", "--host", "0.0.0.0", "--port", "8000"]'

@@ -47,8 +47,9 @@ class Served:
 
 def traffic_models(store: ModelStore, served: set[str], broken: str) -> tuple[str, str]:
     """Two served models with 2-D inputs, preferring those without the damaged version."""
-    two_d = [name for name in store.list_models()
-             if name in served and store.manifest(name).input.shape == [2]]
+    two_d = [
+        name for name in store.list_models() if name in served and store.manifest(name).input.shape == [2]
+    ]
     hard, easy = sorted(two_d, key=lambda name: name == broken)[:2]
     return hard, easy
 
@@ -65,8 +66,11 @@ def add_broken_version(store: ModelStore, name: str) -> str:
 
 def metrics_text(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     text = httpx.get(f"{url}/metrics", timeout=10).text  # a new connection: any worker may answer
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def sample(text: dict, name: str, **labels: str) -> float:
@@ -75,10 +79,27 @@ def sample(text: dict, name: str, **labels: str) -> float:
 
 def start_service(store: Path, metrics_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "ODESERVE_MIN_TOLERANCE": "1e-13",
-           "ODESERVE_TORCH_THREADS": "1"}
-    cmd = [sys.executable, "-m", "service", "--port", str(port), "--store", str(store), "--workers", "2",
-           "--poll-interval", "0", "--log-level", "warning"]
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "ODESERVE_MIN_TOLERANCE": "1e-13",
+        "ODESERVE_TORCH_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "service",
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--workers",
+        "2",
+        "--poll-interval",
+        "0",
+        "--log-level",
+        "warning",
+    ]
     return subprocess.Popen(cmd, cwd=REPO, env=env), f"http://127.0.0.1:{port}"
 
 
@@ -125,8 +146,11 @@ def served(
     try:
         wait_for_both_workers(url, process, broken)
         info = metrics_text(url)
-        served = {dict(labels)["model"] for (name, labels), value in info.items()
-                  if name == "odeserve_model_version_info" and value == 1}
+        served = {
+            dict(labels)["model"]
+            for (name, labels), value in info.items()
+            if name == "odeserve_model_version_info" and value == 1
+        }
         hard, easy = traffic_models(store, served, broken[0])
         golden = {name: load_golden(store.version_dir(name)).inputs for name in (hard, easy)}
         sent = send_round(url, hard, easy, golden)  # creates the series: rate() misses a series' first value
@@ -150,8 +174,10 @@ def test_request_totals_are_the_same_whichever_worker_answers(served: Served) ->
 
 def test_every_rule_evaluates_without_error(served: Served) -> None:
     prom = served.prom
-    rules = prom.wait_for(lambda: all(r["health"] != "unknown" for r in prom.rules()) and prom.rules(),
-                          what="every rule evaluated")
+    rules = prom.wait_for(
+        lambda: all(r["health"] != "unknown" for r in prom.rules()) and prom.rules(),
+        what="every rule evaluated",
+    )
     assert [(r["name"], r["lastError"]) for r in rules if r["health"] != "ok"] == []
 
 

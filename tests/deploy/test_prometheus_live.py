@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import Prometheus, dashboard_queries
 
-from service.telemetry.metrics import ServedVersion, Metrics
+from service.telemetry.metrics import Metrics, ServedVersion
 
 HARD = ServedVersion("moons", "1", "node", "dopri5", 26.0)
 EASY = ServedVersion("circles", "1", "anode", "dopri5", 26.0)
@@ -76,8 +76,10 @@ def prom(start_prometheus: Callable[..., Prometheus]) -> Iterator[Prometheus]:
 
 
 def test_every_rule_evaluates_without_error(prom: Prometheus) -> None:
-    rules = prom.wait_for(lambda: [r for r in prom.rules() if r["health"] != "unknown"] == prom.rules()
-                          and prom.rules(), what="every rule evaluated")
+    rules = prom.wait_for(
+        lambda: [r for r in prom.rules() if r["health"] != "unknown"] == prom.rules() and prom.rules(),
+        what="every rule evaluated",
+    )
     assert [(r["name"], r["lastError"]) for r in rules if r["health"] != "ok"] == []
 
 

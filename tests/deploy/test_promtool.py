@@ -34,7 +34,11 @@ def test_alert_rule_unit_tests_pass(tests) -> None:
 
 
 def test_every_alert_has_a_unit_test() -> None:
-    alerts = {line.split(":", 1)[1].strip() for path in RULE_FILES
-              for line in path.read_text().splitlines() if line.strip().startswith("- alert:")}
+    alerts = {
+        line.split(":", 1)[1].strip()
+        for path in RULE_FILES
+        for line in path.read_text().splitlines()
+        if line.strip().startswith("- alert:")
+    }
     tested = "\n".join(path.read_text() for path in RULE_TESTS)
     assert alerts and {a for a in alerts if f"alertname: {a}" not in tested} == set()

@@ -52,11 +52,14 @@ def test_golden_lengths_must_agree():
         Golden(inputs=[[0.0]], labels=[0, 1], probabilities=[[1.0, 0.0]], solver=SolverDefaults())
 
 
-@pytest.mark.parametrize("method, says", [
-    ("rk45", "unknown solver method 'rk45'; served methods: dopri5"),
-    ("explicit_adams", "'explicit_adams' is not served: torchdiffeq 0.2.5 gives wrong answers"),
-    ("scipy_solver", "'scipy_solver' is not served: .* no step limit"),
-])
+@pytest.mark.parametrize(
+    "method, says",
+    [
+        ("rk45", "unknown solver method 'rk45'; served methods: dopri5"),
+        ("explicit_adams", "'explicit_adams' is not served: torchdiffeq 0.2.5 gives wrong answers"),
+        ("scipy_solver", "'scipy_solver' is not served: .* no step limit"),
+    ],
+)
 def test_a_default_method_the_service_would_not_run_is_refused_with_the_reason(method, says):
     with pytest.raises(ValidationError, match=says) as caught:
         Manifest(**{**GOOD, "default_solver": {"method": method}})

@@ -50,8 +50,12 @@ def test_refused_methods_say_why_and_suggest_served_ones(name: str) -> None:
 def test_explicit_adams_is_refused_because_torchdiffeq_gets_it_wrong() -> None:
     """The reason the catalogue gives, measured: dz/dt = -z from 1 with step 0.01 should end at exp(-1)."""
     z1 = lambda m: torchdiffeq.odeint(  # noqa: E731
-        lambda t, z: -z, torch.ones(1, dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64),
-        method=m, options={"step_size": 0.01})[-1].item()
+        lambda t, z: -z,
+        torch.ones(1, dtype=torch.float64),
+        torch.tensor([0.0, 1.0], dtype=torch.float64),
+        method=m,
+        options={"step_size": 0.01},
+    )[-1].item()
     assert z1("explicit_adams") == pytest.approx(math.exp(-0.31), abs=5e-3)
     for alternative in ("fixed_adams", "implicit_adams"):
         assert z1(alternative) == pytest.approx(math.exp(-1), abs=1e-8)
@@ -71,15 +75,19 @@ def test_served_method_names_the_reason_or_the_served_list() -> None:
         served_method("rk45")
 
 
-@pytest.mark.parametrize("entries, problem", [
-    ((SolverMethod("a", "fixed", 1, "euler"),) * 2, "twice"),
-    ((SolverMethod("a", "fixed", 0, "euler"),), "order"),
-    ((SolverMethod("a", "adaptive", None, "scipy_solver", step_limit=False),), "bounded by max_steps"),
-    ((SolverMethod("a", "fixed", 1, "euler", instead=("a",)),), "only a refused method"),
-    ((SolverMethod("a", "fixed", 1, "euler", refused="broken"),), "reason and an alternative"),
-    ((SolverMethod("a", "fixed", 1, "euler", refused="broken", instead=("b",)),), "not served"),
-])
-def test_an_inconsistent_catalogue_fails_at_construction(entries: tuple[SolverMethod, ...],
-                                                          problem: str) -> None:
+@pytest.mark.parametrize(
+    "entries, problem",
+    [
+        ((SolverMethod("a", "fixed", 1, "euler"),) * 2, "twice"),
+        ((SolverMethod("a", "fixed", 0, "euler"),), "order"),
+        ((SolverMethod("a", "adaptive", None, "scipy_solver", step_limit=False),), "bounded by max_steps"),
+        ((SolverMethod("a", "fixed", 1, "euler", instead=("a",)),), "only a refused method"),
+        ((SolverMethod("a", "fixed", 1, "euler", refused="broken"),), "reason and an alternative"),
+        ((SolverMethod("a", "fixed", 1, "euler", refused="broken", instead=("b",)),), "not served"),
+    ],
+)
+def test_an_inconsistent_catalogue_fails_at_construction(
+    entries: tuple[SolverMethod, ...], problem: str
+) -> None:
     with pytest.raises(ValueError, match=problem):
         _catalogue(*entries)

@@ -43,17 +43,32 @@ GOLDEN_SOLVER = SolverDefaults(method="dopri5", rtol=1e-7, atol=1e-7)
 FIELD = FieldSpec(hidden=[16])
 SPECS: dict[str, tuple[ArchitectureSpec, list[str]]] = {
     "moons-node": (ArchitectureSpec(input_shape=[2], field=FIELD, num_classes=2), ["upper", "lower"]),
-    "circles-anode": (ArchitectureSpec(input_shape=[2], augment_dim=1, field=FIELD, num_classes=2),
-                      ["inner", "outer"]),
-    "digits-anode": (ArchitectureSpec(input_shape=[1, 8, 8], augment_dim=2, field=FIELD, num_classes=10,
-                                      encoder=ConvEncoderSpec(channels=[4], latent_dim=6)),
-                     [str(d) for d in range(10)]),
+    "circles-anode": (
+        ArchitectureSpec(input_shape=[2], augment_dim=1, field=FIELD, num_classes=2),
+        ["inner", "outer"],
+    ),
+    "digits-anode": (
+        ArchitectureSpec(
+            input_shape=[1, 8, 8],
+            augment_dim=2,
+            field=FIELD,
+            num_classes=10,
+            encoder=ConvEncoderSpec(channels=[4], latent_dim=6),
+        ),
+        [str(d) for d in range(10)],
+    ),
 }
 
 
-def reference_probabilities(network: OdeClassifier, inputs: np.ndarray, interval: tuple[float, float],
-                            method: str = "dopri5", rtol: float = 1e-7, atol: float = 1e-7,
-                            step_size: float | None = None) -> np.ndarray:
+def reference_probabilities(
+    network: OdeClassifier,
+    inputs: np.ndarray,
+    interval: tuple[float, float],
+    method: str = "dopri5",
+    rtol: float = 1e-7,
+    atol: float = 1e-7,
+    step_size: float | None = None,
+) -> np.ndarray:
     """Class probabilities solved by torchdiffeq in float64 (by default the tight parity reference)."""
     net = copy.deepcopy(network).double().eval()
     options = {} if step_size is None else {"step_size": step_size}
@@ -73,8 +88,9 @@ def sample_inputs(spec: ArchitectureSpec, count: int, seed: int) -> np.ndarray:
     return rng.uniform(0, 16, size=(count, *spec.input_shape))
 
 
-def publish(store: ModelStore, name: str, seed: int, *, bad_golden: bool = False,
-            spec_of: str | None = None) -> Manifest:
+def publish(
+    store: ModelStore, name: str, seed: int, *, bad_golden: bool = False, spec_of: str | None = None
+) -> Manifest:
     """Publish a freshly initialised network as the next version of ``name``."""
     spec, classes = SPECS[spec_of or name]
     torch.manual_seed(seed)
@@ -83,23 +99,44 @@ def publish(store: ModelStore, name: str, seed: int, *, bad_golden: bool = False
     probs = reference_probabilities(network, inputs, (0.0, 1.0))
     if bad_golden:
         probs = probs[:, ::-1].copy()
-    golden = Golden(inputs=inputs.reshape(len(inputs), -1).tolist(), labels=probs.argmax(1).tolist(),
-                    probabilities=probs.tolist(), solver=GOLDEN_SOLVER)
+    golden = Golden(
+        inputs=inputs.reshape(len(inputs), -1).tolist(),
+        labels=probs.argmax(1).tolist(),
+        probabilities=probs.tolist(),
+        solver=GOLDEN_SOLVER,
+    )
     files = {WEIGHTS_FILE: weights_to_bytes(network), GOLDEN_FILE: golden.model_dump_json().encode()}
-    return store.publish(name, files,
-                         lambda version, digests: _manifest(name, version, digests, spec, classes, seed))
+    return store.publish(
+        name, files, lambda version, digests: _manifest(name, version, digests, spec, classes, seed)
+    )
 
 
-def _manifest(name: str, version: int, digests: dict[str, str], spec: ArchitectureSpec, classes: list[str],
-              seed: int) -> Manifest:
+def _manifest(
+    name: str, version: int, digests: dict[str, str], spec: ArchitectureSpec, classes: list[str], seed: int
+) -> Manifest:
     metric = SplitMetrics(accuracy=0.5, loss=0.69)
-    record = TrainingRecord(dataset=name.split("-")[0], seed=seed, epochs=0, batch_size=1, learning_rate=1e-3,
-                            solver=SolverDefaults(), metrics={"train": metric, "test": metric},
-                            nfe=NfeStats(mean=20.0, p50=20.0, p95=26.0))
-    return Manifest(name=name, version=version, created_at=datetime.now(UTC),
-                    family="anode" if spec.augment_dim else "node", architecture=spec,
-                    input=InputSpec(shape=spec.input_shape), classes=classes, training=record, files=digests,
-                    description=f"random-initialised test model (seed {seed})")
+    record = TrainingRecord(
+        dataset=name.split("-")[0],
+        seed=seed,
+        epochs=0,
+        batch_size=1,
+        learning_rate=1e-3,
+        solver=SolverDefaults(),
+        metrics={"train": metric, "test": metric},
+        nfe=NfeStats(mean=20.0, p50=20.0, p95=26.0),
+    )
+    return Manifest(
+        name=name,
+        version=version,
+        created_at=datetime.now(UTC),
+        family="anode" if spec.augment_dim else "node",
+        architecture=spec,
+        input=InputSpec(shape=spec.input_shape),
+        classes=classes,
+        training=record,
+        files=digests,
+        description=f"random-initialised test model (seed {seed})",
+    )
 
 
 def build_store(root: Path) -> ModelStore:

@@ -24,14 +24,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(store: Path, *, poll_interval: float = 0, env: Mapping[str, str] | None = None,
-                timeout: float = 90) -> Iterator[httpx.Client]:
+def live_server(
+    store: Path, *, poll_interval: float = 0, env: Mapping[str, str] | None = None, timeout: float = 90
+) -> Iterator[httpx.Client]:
     """Start the service on ``store``; yield a client bound to it; stop it (SIGTERM) afterwards."""
     port = free_port()
-    full_env = {**os.environ, "ODESERVE_ADMIN_API_KEY": ADMIN_KEY, "ODESERVE_TORCH_THREADS": "1",
-                **(env or {})}
-    cmd = [sys.executable, "-m", "service", "--port", str(port), "--store", str(store),
-           "--poll-interval", str(poll_interval), "--log-level", "warning"]
+    full_env = {
+        **os.environ,
+        "ODESERVE_ADMIN_API_KEY": ADMIN_KEY,
+        "ODESERVE_TORCH_THREADS": "1",
+        **(env or {}),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "service",
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--poll-interval",
+        str(poll_interval),
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     try:

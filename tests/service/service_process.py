@@ -39,13 +39,34 @@ class ServiceProcess:
 
 
 @contextmanager
-def service_process(store: Path, log_path: Path, *, env: Mapping[str, str] | None = None,
-                    poll_interval: float = 0, args: tuple[str, ...] = ()) -> Iterator[ServiceProcess]:
+def service_process(
+    store: Path,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    poll_interval: float = 0,
+    args: tuple[str, ...] = (),
+) -> Iterator[ServiceProcess]:
     """Start the service on ``store`` logging to ``log_path``; SIGTERM (then SIGKILL) when done."""
     port = free_port()
-    full_env = {**os.environ, "ODESERVE_ADMIN_API_KEY": ADMIN_KEY, "ODESERVE_TORCH_THREADS": "1", **(env or {})}
-    cmd = [sys.executable, "-m", "service", "--port", str(port), "--store", str(store),
-           "--poll-interval", str(poll_interval), *args]
+    full_env = {
+        **os.environ,
+        "ODESERVE_ADMIN_API_KEY": ADMIN_KEY,
+        "ODESERVE_TORCH_THREADS": "1",
+        **(env or {}),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "service",
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--poll-interval",
+        str(poll_interval),
+        *args,
+    ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)

@@ -12,10 +12,27 @@ from service import Settings, create_app
 
 POINT = [0.5, -0.25]
 JSON = {"content-type": "application/json"}
-OPERATIONS = {"healthz", "readyz", "list_models", "get_model", "get_version", "predict", "predict_version",
-              "trajectory", "trajectory_version", "reload", "v2_server_metadata", "v2_live", "v2_ready",
-              "v2_model_metadata", "v2_model_version_metadata", "v2_model_ready", "v2_model_version_ready",
-              "v2_infer", "v2_infer_version"}
+OPERATIONS = {
+    "healthz",
+    "readyz",
+    "list_models",
+    "get_model",
+    "get_version",
+    "predict",
+    "predict_version",
+    "trajectory",
+    "trajectory_version",
+    "reload",
+    "v2_server_metadata",
+    "v2_live",
+    "v2_ready",
+    "v2_model_metadata",
+    "v2_model_version_metadata",
+    "v2_model_ready",
+    "v2_model_version_ready",
+    "v2_infer",
+    "v2_infer_version",
+}
 
 
 def test_probes(api: httpx.Client) -> None:
@@ -51,14 +68,18 @@ def test_documented_request_examples_are_accepted(api: httpx.Client) -> None:
             assert r.status_code == 200, (example, r.text)
 
 
-@pytest.mark.parametrize("method, url, status, kind", [
-    ("GET", "/nope", 404, "not_found"),
-    ("DELETE", "/v1/models", 405, "method_not_allowed"),
-    ("GET", "/v1/models/moons-node/predict", 405, "method_not_allowed"),
-    ("PUT", "/v1/admin/reload", 405, "method_not_allowed"),
-])
-def test_framework_errors_use_the_error_envelope(api: httpx.Client, method: str, url: str, status: int,
-                                                 kind: str) -> None:
+@pytest.mark.parametrize(
+    "method, url, status, kind",
+    [
+        ("GET", "/nope", 404, "not_found"),
+        ("DELETE", "/v1/models", 405, "method_not_allowed"),
+        ("GET", "/v1/models/moons-node/predict", 405, "method_not_allowed"),
+        ("PUT", "/v1/admin/reload", 405, "method_not_allowed"),
+    ],
+)
+def test_framework_errors_use_the_error_envelope(
+    api: httpx.Client, method: str, url: str, status: int, kind: str
+) -> None:
     r = api.request(method, url)
     assert r.status_code == status and r.json()["error"]["type"] == kind
     if status == 405:
@@ -132,13 +153,15 @@ def test_unexpected_errors_are_a_generic_500_without_a_trace(store_template: Pat
     with threaded_server(app) as client:
         r = client.get("/boom")
     assert r.status_code == 500
-    assert r.json() == {"error": {"type": "internal_error", "message": "internal server error",
-                                  "details": None}}
+    assert r.json() == {
+        "error": {"type": "internal_error", "message": "internal server error", "details": None}
+    }
 
 
 def test_nothing_is_built_at_import_time() -> None:
     import service.app
 
-    built = [name for name, value in vars(service.app).items()
-             if type(value).__name__ in {"FastAPI", "Settings"}]
+    built = [
+        name for name, value in vars(service.app).items() if type(value).__name__ in {"FastAPI", "Settings"}
+    ]
     assert built == []

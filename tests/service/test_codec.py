@@ -17,27 +17,45 @@ LIMITS = Settings(max_inputs=4, max_time_points=5, max_steps_cap=500, max_trajec
 
 
 def _manifest(shape: list[int], max_steps: int = 1000) -> Manifest:
-    return Manifest(name="m", version=1, created_at=datetime.now(UTC), family="node",
-                    architecture=ArchitectureSpec(input_shape=shape, num_classes=2),
-                    input=InputSpec(shape=shape), classes=["a", "b"], interval=(0.0, 2.0),
-                    default_solver=SolverDefaults(max_steps=max_steps), files={})
+    return Manifest(
+        name="m",
+        version=1,
+        created_at=datetime.now(UTC),
+        family="node",
+        architecture=ArchitectureSpec(input_shape=shape, num_classes=2),
+        input=InputSpec(shape=shape),
+        classes=["a", "b"],
+        interval=(0.0, 2.0),
+        default_solver=SolverDefaults(max_steps=max_steps),
+        files={},
+    )
 
 
 IMAGE = _manifest([1, 2, 2])
 
 
-@pytest.mark.parametrize("samples", [
-    [[1, 2, 3, 4]], [[[[1, 2], [3, 4]]]], [[1, 2, 3, 4], [[[1, 2], [3, 4]]]],
-])
+@pytest.mark.parametrize(
+    "samples",
+    [
+        [[1, 2, 3, 4]],
+        [[[[1, 2], [3, 4]]]],
+        [[1, 2, 3, 4], [[[1, 2], [3, 4]]]],
+    ],
+)
 def test_samples_may_be_flat_nested_or_mixed(samples: list) -> None:
     batch = decode_inputs(samples, IMAGE, LIMITS)
     assert batch.shape == (len(samples), 1, 2, 2) and batch.dtype == np.float64
     assert (batch[-1].ravel() == [1, 2, 3, 4]).all()
 
 
-@pytest.mark.parametrize("samples, got", [
-    ([[1, 2, 3]], "shape [3]"), ([[[1, 2], [3, 4]]], "shape [2, 2]"), ([[[[1, 2], [3]]]], "ragged"),
-])
+@pytest.mark.parametrize(
+    "samples, got",
+    [
+        ([[1, 2, 3]], "shape [3]"),
+        ([[[1, 2], [3, 4]]], "shape [2, 2]"),
+        ([[[[1, 2], [3]]]], "ragged"),
+    ],
+)
 def test_wrong_shapes_name_the_expected_one(samples: list, got: str) -> None:
     expected = r"expects 4 numbers per sample, flat or nested as \[1, 2, 2\]"
     with pytest.raises(InputShapeError, match=expected) as exc:

@@ -64,8 +64,9 @@ def _predict(api: httpx.Client, name: str, inputs: np.ndarray, solver: dict) -> 
 
 @pytest.mark.parametrize("method", NATIVE_ADAPTIVE)
 @pytest.mark.parametrize("name", SERVED_MODELS)
-def test_an_answer_does_not_depend_on_its_batchmates(demo_api: httpx.Client, demo_store: Path, name: str,
-                                                     method: str) -> None:
+def test_an_answer_does_not_depend_on_its_batchmates(
+    demo_api: httpx.Client, demo_store: Path, name: str, method: str
+) -> None:
     golden = _case(demo_store, name).golden
     probe = _random_inputs(golden, 1, seed=7)
     batch = np.insert(_random_inputs(golden, 256, seed=8), PROBE_AT, probe[0], axis=0)
@@ -88,8 +89,9 @@ def _request(method: str) -> dict:
 
 @pytest.mark.parametrize("method", (*NATIVE_ADAPTIVE, *NATIVE_FIXED))
 @pytest.mark.parametrize("name", SERVED_MODELS)
-def test_answers_agree_with_torchdiffeq(demo_api: httpx.Client, demo_store: Path, name: str,
-                                        method: str) -> None:
+def test_answers_agree_with_torchdiffeq(
+    demo_api: httpx.Client, demo_store: Path, name: str, method: str
+) -> None:
     """Against the tight torchdiffeq reference, our error is within what the requested settings allow:
     100x the tolerance, or else at most twice torchdiffeq's own error with the same method and
     settings (the engine's parity criterion), plus the reference's error. Fixed-step methods run the
@@ -101,9 +103,15 @@ def test_answers_agree_with_torchdiffeq(demo_api: httpx.Client, demo_store: Path
     error = np.abs(ours - case.truth).max()
     allowed = 100 * solver.get("rtol", 0) + REFERENCE_ERROR
     if method in NATIVE_FIXED or error > allowed:
-        same = reference_probabilities(case.network, case.inputs, tuple(case.manifest.interval), method,
-                                       solver.get("rtol", 1e-7), solver.get("atol", 1e-7),
-                                       solver.get("step_size"))
+        same = reference_probabilities(
+            case.network,
+            case.inputs,
+            tuple(case.manifest.interval),
+            method,
+            solver.get("rtol", 1e-7),
+            solver.get("atol", 1e-7),
+            solver.get("step_size"),
+        )
         allowed = max(allowed, 2 * np.abs(same - case.truth).max() + REFERENCE_ERROR)
         if method in NATIVE_FIXED:
             np.testing.assert_allclose(ours, same, rtol=0, atol=1e-9)
@@ -115,8 +123,9 @@ def test_answers_agree_with_torchdiffeq(demo_api: httpx.Client, demo_store: Path
 
 
 @pytest.mark.parametrize("name", SERVED_MODELS)
-def test_trajectory_states_agree_with_torchdiffeq(demo_api: httpx.Client, demo_store: Path,
-                                                  name: str) -> None:
+def test_trajectory_states_agree_with_torchdiffeq(
+    demo_api: httpx.Client, demo_store: Path, name: str
+) -> None:
     case = _case(demo_store, name)
     inputs, manifest = case.golden[:4], case.manifest
     times = np.linspace(*manifest.interval, 7)

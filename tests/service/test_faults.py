@@ -59,11 +59,15 @@ def _store_fault_seen(server: ServiceProcess, errors_before: float) -> None:
     # A poll already past listing the store when it went fails per model ("cannot refresh model");
     # the next one fails on the store itself, which is the record we wait for.
     def store_error_logged() -> bool:
-        return any(r["level"] == "warning" and "cannot read the model store" in r["message"]
-                   for r in server.log_records())
+        return any(
+            r["level"] == "warning" and "cannot read the model store" in r["message"]
+            for r in server.log_records()
+        )
 
     _eventually(store_error_logged)
-    _eventually(lambda: metric_value(server.client, STORE_ERRORS) >= errors_before + 1)  # counted after the log
+    _eventually(
+        lambda: metric_value(server.client, STORE_ERRORS) >= errors_before + 1
+    )  # counted after the log
     _still_serving(server.client)
 
 
@@ -95,6 +99,7 @@ def _replace_by_a_file(root: Path) -> Callable[[], None]:
     def restore() -> None:
         root.unlink()
         moved.rename(root)
+
     return restore
 
 
@@ -107,15 +112,21 @@ def _dangling_link(root: Path) -> Callable[[], None]:
     def restore() -> None:
         root.unlink()
         moved.rename(root)
+
     return restore
 
 
-@pytest.mark.parametrize("make_unreadable", [
-    _replace_by_a_file,
-    _dangling_link,
-], ids=["replaced-by-a-file", "dangling-link"])
-def test_store_unreadable_while_serving(server: ServiceProcess, root: Path,
-                                        make_unreadable: Callable[[Path], Callable[[], None]]) -> None:
+@pytest.mark.parametrize(
+    "make_unreadable",
+    [
+        _replace_by_a_file,
+        _dangling_link,
+    ],
+    ids=["replaced-by-a-file", "dangling-link"],
+)
+def test_store_unreadable_while_serving(
+    server: ServiceProcess, root: Path, make_unreadable: Callable[[Path], Callable[[], None]]
+) -> None:
     before = metric_value(server.client, STORE_ERRORS)
     restore = make_unreadable(root)
     try:
@@ -141,8 +152,9 @@ def _status_of(client: httpx.Client, model: str, version: int) -> str:
     return client.get(f"/v1/models/{model}/versions/{version}").json()["status"]
 
 
-def test_a_version_changed_after_load_is_not_served_until_it_verifies(server: ServiceProcess,
-                                                                       root: Path) -> None:
+def test_a_version_changed_after_load_is_not_served_until_it_verifies(
+    server: ServiceProcess, root: Path
+) -> None:
     client = server.client
     assert _predict(client, ref="1").status_code == 200
     weights = root / "moons-node" / "1" / WEIGHTS_FILE
@@ -158,11 +170,15 @@ def test_a_version_changed_after_load_is_not_served_until_it_verifies(server: Se
     assert _predict(client, ref="1").status_code == 200
 
 
-def test_sigterm_drains_finishes_the_request_in_flight_and_exits_0(store_template: Path,
-                                                                   tmp_path: Path) -> None:
+def test_sigterm_drains_finishes_the_request_in_flight_and_exits_0(
+    store_template: Path, tmp_path: Path
+) -> None:
     slow = {"inputs": [POINT], "solver": {"method": "euler", "step_size": 1 / 25_000, "max_steps": 30_000}}
-    with service_process(store_template, tmp_path / "service.log",
-                         env={"ODESERVE_DRAIN_GRACE_S": "1.0", "ODESERVE_MAX_STEPS_CAP": "30000"}) as running:
+    with service_process(
+        store_template,
+        tmp_path / "service.log",
+        env={"ODESERVE_DRAIN_GRACE_S": "1.0", "ODESERVE_MAX_STEPS_CAP": "30000"},
+    ) as running:
         client = running.client
         with ThreadPoolExecutor(max_workers=1) as pool:
             in_flight = pool.submit(client.post, PREDICT.format("moons-node"), json=slow)  # ~2.5 s

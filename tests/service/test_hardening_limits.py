@@ -17,15 +17,21 @@ PREDICT = "/v1/models/moons-node/predict"
 TRAJECTORY = "/v1/models/moons-node/trajectory"
 CAP = 1_000_000
 TIMEOUT_S = 2.0
-LIMITS = {"ODESERVE_MAX_STEPS_CAP": str(CAP), "ODESERVE_MIN_TOLERANCE": "1e-13",
-          "ODESERVE_REQUEST_TIMEOUT_S": str(TIMEOUT_S), "ODESERVE_MAX_QUEUE": "16"}
+LIMITS = {
+    "ODESERVE_MAX_STEPS_CAP": str(CAP),
+    "ODESERVE_MIN_TOLERANCE": "1e-13",
+    "ODESERVE_REQUEST_TIMEOUT_S": str(TIMEOUT_S),
+    "ODESERVE_MAX_QUEUE": "16",
+}
 QUICK = {"inputs": [[0.5, -0.25]]}
 
 
 def euler(step: float, inputs: int = 1, max_steps: int = CAP) -> dict:
     """A request whose cost is known: 1/step Euler steps per input (about 0.1 ms each here)."""
-    return {"inputs": [[0.5, -0.25]] * inputs, "solver": {"method": "euler", "step_size": step,
-                                                          "max_steps": max_steps}}
+    return {
+        "inputs": [[0.5, -0.25]] * inputs,
+        "solver": {"method": "euler", "step_size": step, "max_steps": max_steps},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +54,26 @@ def test_max_steps_over_the_cap_is_refused(server: httpx.Client) -> None:
     assert f"at most {CAP}" in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("body", [
-    {"inputs": [[0.1, 0.2]] * 8, "solver": {"method": "dopri5", "rtol": 1e-12, "atol": 1e-12, "max_steps": 5}},
-    euler(1e-7),  # ten million steps needed: refused before any work
-], ids=["tight-tolerance", "fixed-grid-over-the-cap"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "inputs": [[0.1, 0.2]] * 8,
+            "solver": {"method": "dopri5", "rtol": 1e-12, "atol": 1e-12, "max_steps": 5},
+        },
+        euler(1e-7),  # ten million steps needed: refused before any work
+    ],
+    ids=["tight-tolerance", "fixed-grid-over-the-cap"],
+)
 def test_a_request_over_its_step_budget_fails_fast(server: httpx.Client, body: dict) -> None:
     r = server.post(PREDICT, json=body)
     assert r.status_code == 422 and r.json()["error"]["type"] == "step_limit_exceeded", r.text
     assert "max_steps" in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("url, extra", [(PREDICT, {}), (TRAJECTORY, {"num_points": 3})],
-                         ids=["predict", "trajectory"])
+@pytest.mark.parametrize(
+    "url, extra", [(PREDICT, {}), (TRAJECTORY, {"num_points": 3})], ids=["predict", "trajectory"]
+)
 def test_the_deadline_answers_504_and_frees_the_solver(server: httpx.Client, url: str, extra: dict) -> None:
     r, seconds = _timed(server, url, {**euler(1e-6), **extra})  # ~100 s of work, were it not stopped
     assert r.status_code == 504, r.text

@@ -37,8 +37,13 @@ def test_predict_answers_labels_probabilities_nfe_and_solver(api: httpx.Client) 
     assert [("upper", "lower")[i] for i in probs.argmax(1)] == body["predictions"]
     assert all(isinstance(n, int) and n > 0 for n in body["nfe"])
     assert len(body["accepted_steps"]) == len(body["rejected_steps"]) == 2
-    assert body["solver"] == {"method": "dopri5", "rtol": 1e-4, "atol": 1e-4, "step_size": 0.05,
-                              "max_steps": 1000}
+    assert body["solver"] == {
+        "method": "dopri5",
+        "rtol": 1e-4,
+        "atol": 1e-4,
+        "step_size": 0.05,
+        "max_steps": 1000,
+    }
     assert body["batch_invariant"] is True
 
 
@@ -58,8 +63,9 @@ def test_solver_overrides_are_applied_and_reported(api: httpx.Client) -> None:
 
 
 def test_fixed_step_method_costs_steps_times_stages(api: httpx.Client) -> None:
-    body = api.post(PREDICT.format("moons-node"),
-                    json={"inputs": [POINT], "solver": {"method": "rk4", "step_size": 0.1}}).json()
+    body = api.post(
+        PREDICT.format("moons-node"), json={"inputs": [POINT], "solver": {"method": "rk4", "step_size": 0.1}}
+    ).json()
     assert body["accepted_steps"] == [10] and body["nfe"] == [40]
 
 
@@ -70,8 +76,9 @@ def test_fallback_method_says_it_is_not_batch_invariant(api: httpx.Client) -> No
 
 @pytest.mark.parametrize("endpoint", ["predict", "trajectory"])
 @pytest.mark.parametrize("method", ["dopri8", "fixed_adams"])
-def test_torchdiffeq_answers_say_their_step_counts_are_unknown(api: httpx.Client, endpoint: str,
-                                                               method: str) -> None:
+def test_torchdiffeq_answers_say_their_step_counts_are_unknown(
+    api: httpx.Client, endpoint: str, method: str
+) -> None:
     body = _post(api, "moons-node", {"inputs": [POINT, POINT], "solver": {"method": method}}, endpoint).json()
     assert body["accepted_steps"] is None and body["rejected_steps"] is None  # null, not "no steps"
     assert body["nfe"][0] > 0 and body["batch_invariant"] is False
@@ -110,8 +117,10 @@ def test_anode_trajectory_carries_the_augmented_dimension(api: httpx.Client) -> 
 def test_trajectory_at_given_times_and_default_points(api: httpx.Client) -> None:
     times = [0.0, 0.1, 0.5, 1.0]
     solver = {"method": "rk4", "step_size": 0.05}
-    body = api.post("/v1/models/moons-node/versions/stable/trajectory",
-                    json={"inputs": [POINT], "times": times, "solver": solver}).json()
+    body = api.post(
+        "/v1/models/moons-node/versions/stable/trajectory",
+        json={"inputs": [POINT], "times": times, "solver": solver},
+    ).json()
     assert body["version"] == 1 and body["times"] == times and np.array(body["states"]).shape == (4, 1, 2)
     default = _post(api, "digits-anode", endpoint="trajectory", body={"inputs": [[0.0] * 64]}).json()
     assert len(default["times"]) == 20 and np.array(default["states"]).shape == (20, 1, 8)  # latent 6 + 2
@@ -121,16 +130,23 @@ def test_trajectory_at_given_times_and_default_points(api: httpx.Client) -> None
 def test_non_finite_numbers_are_refused(api: httpx.Client, inputs: list) -> None:
     import json
 
-    r = api.post(PREDICT.format("moons-node"), content=json.dumps({"inputs": inputs}),
-                 headers={"content-type": "application/json"})
+    r = api.post(
+        PREDICT.format("moons-node"),
+        content=json.dumps({"inputs": inputs}),
+        headers={"content-type": "application/json"},
+    )
     err = _error(r, 422, "validation_error")
     assert err["details"][0]["type"] == "finite_number"
 
 
-@pytest.mark.parametrize("body", [
-    '{"inputs": [[0.5, NaN]]}', '{"inputs": [[0.5, 1]], "times": [0, Infinity]}',
-    '{"inputs": [[0.5, 1]], "solver": {"rtol": NaN}}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"inputs": [[0.5, NaN]]}',
+        '{"inputs": [[0.5, 1]], "times": [0, Infinity]}',
+        '{"inputs": [[0.5, 1]], "solver": {"rtol": NaN}}',
+    ],
+)
 def test_nan_tokens_anywhere_are_refused(api: httpx.Client, body: str) -> None:
     r = api.post(TRAJECTORY.format("moons-node"), content=body, headers={"content-type": "application/json"})
     _error(r, 422, "validation_error")
@@ -144,15 +160,18 @@ def test_wrong_dimension_names_the_expected_shape(api: httpx.Client) -> None:
     assert "[1, 8, 8]" in err["message"] and "64 numbers" in err["message"]
 
 
-@pytest.mark.parametrize("body, kind", [
-    ({"inputs": []}, "validation_error"),
-    ({"inputs": [1.0, 2.0]}, "validation_error"),
-    ({"inputs": [["0.5", 1.0]]}, "validation_error"),
-    ({"inputs": [[True, 1.0]]}, "validation_error"),
-    ({"inputs": [POINT], "extra": 1}, "validation_error"),
-    ({"inputs": [POINT], "solver": {"order": 5}}, "validation_error"),
-    ({"inputs": [[POINT, [1.0]]]}, "input_shape"),
-])
+@pytest.mark.parametrize(
+    "body, kind",
+    [
+        ({"inputs": []}, "validation_error"),
+        ({"inputs": [1.0, 2.0]}, "validation_error"),
+        ({"inputs": [["0.5", 1.0]]}, "validation_error"),
+        ({"inputs": [[True, 1.0]]}, "validation_error"),
+        ({"inputs": [POINT], "extra": 1}, "validation_error"),
+        ({"inputs": [POINT], "solver": {"order": 5}}, "validation_error"),
+        ({"inputs": [[POINT, [1.0]]]}, "input_shape"),
+    ],
+)
 def test_malformed_bodies_are_refused(api: httpx.Client, body: dict, kind: str) -> None:
     _error(_post(api, "moons-node", body), 422, kind)
 
@@ -175,61 +194,89 @@ def test_trajectory_answer_size_is_bounded(api: httpx.Client) -> None:
     assert "fewer time points or inputs" in err["message"]
 
 
-@pytest.mark.parametrize("extra", [
-    {"times": [0.0, 0.5, 0.5]}, {"times": [0.5, 0.2]}, {"times": [-0.1, 0.5]}, {"times": [0.5, 1.5]},
-    {"num_points": 1}, {"times": []}, {"times": [0.0, 1.0], "num_points": 3},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"times": [0.0, 0.5, 0.5]},
+        {"times": [0.5, 0.2]},
+        {"times": [-0.1, 0.5]},
+        {"times": [0.5, 1.5]},
+        {"num_points": 1},
+        {"times": []},
+        {"times": [0.0, 1.0], "num_points": 3},
+    ],
+)
 def test_bad_times_are_refused(api: httpx.Client, extra: dict) -> None:
     r = _post(api, "moons-node", endpoint="trajectory", body={"inputs": [POINT], **extra})
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.parametrize("solver", [
-    {"rtol": 0}, {"atol": -1e-3}, {"rtol": 1.0}, {"atol": 2}, {"rtol": 1e-11}, {"atol": 0.9},
-    {"step_size": 0}, {"max_steps": 0}, {"rtol": "1e-3"},
-])
+@pytest.mark.parametrize(
+    "solver",
+    [
+        {"rtol": 0},
+        {"atol": -1e-3},
+        {"rtol": 1.0},
+        {"atol": 2},
+        {"rtol": 1e-11},
+        {"atol": 0.9},
+        {"step_size": 0},
+        {"max_steps": 0},
+        {"rtol": "1e-3"},
+    ],
+)
 def test_bad_tolerances_and_steps_are_refused(api: httpx.Client, solver: dict) -> None:
     _error(_post(api, "moons-node", {"inputs": [POINT], "solver": solver}), 422, "validation_error")
 
 
 def test_unknown_method_lists_the_known_ones(api: httpx.Client) -> None:
-    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": {"method": "rk45"}}),
-                 422, "unknown_method")
+    err = _error(
+        _post(api, "moons-node", {"inputs": [POINT], "solver": {"method": "rk45"}}), 422, "unknown_method"
+    )
     assert "dopri5" in err["message"] and "rk4" in err["details"]["known"]
 
 
 @pytest.mark.parametrize("method", REFUSED_METHODS)
 def test_a_refused_method_answers_why_and_what_to_use_instead(api: httpx.Client, method: str) -> None:
-    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": {"method": method}}),
-                 422, "unsupported_method")
+    err = _error(
+        _post(api, "moons-node", {"inputs": [POINT], "solver": {"method": method}}), 422, "unsupported_method"
+    )
     refused = METHODS[method]
     assert refused.refused is not None and refused.refused in err["message"] and "instead" in err["message"]
     assert err["details"] == {"method": method, "reason": refused.refused, "instead": list(refused.instead)}
 
 
 def test_max_steps_over_the_cap(api: httpx.Client) -> None:
-    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": {"max_steps": 10_001}}),
-                 422, "validation_error")
+    err = _error(
+        _post(api, "moons-node", {"inputs": [POINT], "solver": {"max_steps": 10_001}}),
+        422,
+        "validation_error",
+    )
     assert "10000" in err["message"]
 
 
 def test_a_sample_needing_more_steps_than_allowed(api: httpx.Client) -> None:
     solver = {"max_steps": 2, "rtol": 1e-8, "atol": 1e-8}
-    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": solver}),
-                 422, "step_limit_exceeded")
+    err = _error(_post(api, "moons-node", {"inputs": [POINT], "solver": solver}), 422, "step_limit_exceeded")
     assert "max_steps=2" in err["message"] and err["details"]["inputs"] == [0]
     fixed = {"method": "euler", "step_size": 1e-6}
-    _error(_post(api, "moons-node", endpoint="trajectory", body={"inputs": [POINT], "solver": fixed}),
-           422, "step_limit_exceeded")
+    _error(
+        _post(api, "moons-node", endpoint="trajectory", body={"inputs": [POINT], "solver": fixed}),
+        422,
+        "step_limit_exceeded",
+    )
 
 
-@pytest.mark.parametrize("url, kind", [
-    ("/v1/models/nope/predict", "model_not_found"),
-    ("/v1/models/moons-node/versions/7/predict", "version_not_found"),
-    ("/v1/models/moons-node/versions/prod/trajectory", "alias_not_found"),
-    ("/v1/models/moons-node/versions/0/predict", "invalid_name"),
-    ("/v1/models/Moons/predict", "invalid_name"),
-])
+@pytest.mark.parametrize(
+    "url, kind",
+    [
+        ("/v1/models/nope/predict", "model_not_found"),
+        ("/v1/models/moons-node/versions/7/predict", "version_not_found"),
+        ("/v1/models/moons-node/versions/prod/trajectory", "alias_not_found"),
+        ("/v1/models/moons-node/versions/0/predict", "invalid_name"),
+        ("/v1/models/Moons/predict", "invalid_name"),
+    ],
+)
 def test_unknown_model_version_alias(api: httpx.Client, url: str, kind: str) -> None:
     _error(api.post(url, json={"inputs": [POINT]}), 404, kind)
 

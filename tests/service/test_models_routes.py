@@ -22,7 +22,9 @@ def test_list_models_summarises_every_model(api: httpx.Client) -> None:
 def test_model_detail_shows_versions_aliases_and_what_latest_expects(api: httpx.Client) -> None:
     body = api.get("/v1/models/moons-node").json()
     assert [(v["version"], v["status"], v["aliases"]) for v in body["versions"]] == [
-        (1, "loaded", ["stable"]), (2, "loaded", ["latest"])]
+        (1, "loaded", ["stable"]),
+        (2, "loaded", ["latest"]),
+    ]
     latest = body["latest"]
     assert latest["input"]["shape"] == [2] and latest["classes"] == ["upper", "lower"]
     assert latest["default_solver"]["method"] == "dopri5" and latest["state_dim"] == 2
@@ -56,15 +58,18 @@ def test_failed_version_detail_has_no_baseline(api: httpx.Client) -> None:
     assert body["status"] == "failed" and body["golden_nfe_baseline"] is None and body["reason"]
 
 
-@pytest.mark.parametrize("url, kind", [
-    ("/v1/models/nope", "model_not_found"),
-    ("/v1/models/moons-node/versions/3", "version_not_found"),
-    ("/v1/models/moons-node/versions/prod", "alias_not_found"),
-    ("/v1/models/%2e%2e", "invalid_name"),
-    ("/v1/models/%2E%2E/versions/1", "invalid_name"),
-    ("/v1/models/moons-node/versions/%2e%2e", "invalid_name"),
-    ("/v1/models/..%2f..%2fetc", "not_found"),
-])
+@pytest.mark.parametrize(
+    "url, kind",
+    [
+        ("/v1/models/nope", "model_not_found"),
+        ("/v1/models/moons-node/versions/3", "version_not_found"),
+        ("/v1/models/moons-node/versions/prod", "alias_not_found"),
+        ("/v1/models/%2e%2e", "invalid_name"),
+        ("/v1/models/%2E%2E/versions/1", "invalid_name"),
+        ("/v1/models/moons-node/versions/%2e%2e", "invalid_name"),
+        ("/v1/models/..%2f..%2fetc", "not_found"),
+    ],
+)
 def test_unknown_or_unsafe_names_are_404(api: httpx.Client, url: str, kind: str) -> None:
     r = api.send(api.build_request("GET", httpx.URL(api.base_url.join("/")).copy_with(raw_path=url.encode())))
     assert r.status_code == 404, r.text

@@ -83,8 +83,9 @@ def test_an_unchanged_version_is_not_reloaded(server: httpx.Client, store: Model
     assert report["loaded"] == [] and report["failed"] == []
 
 
-def test_a_tampered_version_is_refused_while_the_others_keep_serving(server: httpx.Client,
-                                                                      store: ModelStore) -> None:
+def test_a_tampered_version_is_refused_while_the_others_keep_serving(
+    server: httpx.Client, store: ModelStore
+) -> None:
     assert _predict(server, "circles-anode", "1").status_code == 200
     weights = store.root / "circles-anode" / "1" / WEIGHTS_FILE
     with weights.open("r+b") as fh:
@@ -106,8 +107,9 @@ def test_a_tampered_version_is_refused_while_the_others_keep_serving(server: htt
     assert server.get("/readyz").status_code == 200
 
 
-def test_a_published_version_failing_its_self_test_is_shown_failed(server: httpx.Client,
-                                                                     store: ModelStore) -> None:
+def test_a_published_version_failing_its_self_test_is_shown_failed(
+    server: httpx.Client, store: ModelStore
+) -> None:
     version = publish(store, "digits-anode", seed=32, bad_golden=True).version
     server.post("/v1/admin/reload", headers=ADMIN)
     detail = server.get("/v1/models/digits-anode").json()
@@ -125,7 +127,9 @@ def test_a_removed_model_is_no_longer_served(server: httpx.Client, store: ModelS
     assert server.get("/v1/models/broken-node").status_code == 404
 
 
-def test_a_corrupt_aliases_file_keeps_the_aliases_being_served(server: httpx.Client, store: ModelStore) -> None:
+def test_a_corrupt_aliases_file_keeps_the_aliases_being_served(
+    server: httpx.Client, store: ModelStore
+) -> None:
     path = store.root / "moons-node" / "aliases.json"
     before = server.get("/v1/models/moons-node").json()["aliases"]
     good = path.read_bytes()

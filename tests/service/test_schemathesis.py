@@ -31,9 +31,16 @@ API_KEY = "fuzz-key"
 EXAMPLES = int(os.environ.get("ODESERVE_FUZZ_EXAMPLES", "75"))
 MIN_REQUESTS = 2000
 MODELS = ["moons-node", "circles-anode", "digits-anode"]
-TIGHT = {"ODESERVE_API_KEY": API_KEY, "ODESERVE_MAX_INPUTS": "4", "ODESERVE_MAX_TIME_POINTS": "16",
-         "ODESERVE_MAX_STEPS_CAP": "200", "ODESERVE_MIN_TOLERANCE": "1e-6", "ODESERVE_MAX_BODY_BYTES": "65536",
-         "ODESERVE_MAX_TRAJECTORY_VALUES": "1000", "ODESERVE_REQUEST_TIMEOUT_S": "5"}
+TIGHT = {
+    "ODESERVE_API_KEY": API_KEY,
+    "ODESERVE_MAX_INPUTS": "4",
+    "ODESERVE_MAX_TIME_POINTS": "16",
+    "ODESERVE_MAX_STEPS_CAP": "200",
+    "ODESERVE_MIN_TOLERANCE": "1e-6",
+    "ODESERVE_MAX_BODY_BYTES": "65536",
+    "ODESERVE_MAX_TRAJECTORY_VALUES": "1000",
+    "ODESERVE_REQUEST_TIMEOUT_S": "5",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +67,36 @@ def _strategy(operation: schemathesis.APIOperation, mode: GenerationMode) -> st.
     return st.tuples(cases, st.sampled_from([None, *MODELS])).map(named)
 
 
-def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, base_url: str,
-          session: requests.Session, failures: list[str]) -> int:
+def _fuzz(
+    operation: schemathesis.APIOperation,
+    mode: GenerationMode,
+    base_url: str,
+    session: requests.Session,
+    failures: list[str],
+) -> int:
     """Run one operation's examples; returns how many requests were sent."""
     sent = 0
     key = ADMIN_KEY if operation.path.startswith("/v1/admin") else API_KEY
 
     @given(case=_strategy(operation, mode))
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def run(case: schemathesis.Case) -> None:
         nonlocal sent
         sent += 1
-        case.call_and_validate(base_url=base_url, session=session, headers={"X-API-Key": key},
-                               excluded_checks=[positive_data_acceptance], timeout=30)
+        case.call_and_validate(
+            base_url=base_url,
+            session=session,
+            headers={"X-API-Key": key},
+            excluded_checks=[positive_data_acceptance],
+            timeout=30,
+        )
 
     try:
         run()
@@ -98,5 +121,9 @@ def test_fuzzed_requests_never_get_a_server_error(server: httpx.Client) -> None:
     if EXAMPLES >= 75:
         assert sent >= MIN_REQUESTS, sent
     assert server.get("/readyz").status_code == 200  # still up and serving
-    assert server.post("/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.25]]},
-                       headers={"X-API-Key": API_KEY}).status_code == 200
+    assert (
+        server.post(
+            "/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.25]]}, headers={"X-API-Key": API_KEY}
+        ).status_code
+        == 200
+    )

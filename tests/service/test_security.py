@@ -59,7 +59,9 @@ def marker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def secured(store_template: Path, tmp_path_factory: pytest.TempPathFactory, marker: Path) -> Iterator[httpx.Client]:
+def secured(
+    store_template: Path, tmp_path_factory: pytest.TempPathFactory, marker: Path
+) -> Iterator[httpx.Client]:
     """A server with an inference key, CORS for one origin, and two pickles posing as weights."""
     root = tmp_path_factory.mktemp("store-secured") / "store"
     shutil.copytree(store_template, root)
@@ -91,10 +93,17 @@ def test_pickled_weights_are_refused_without_being_unpickled(secured: httpx.Clie
     assert secured.post(PREDICT, json={"inputs": [POINT]}).status_code == 200  # the rest serves
 
 
-@pytest.mark.parametrize("method, url", [
-    ("POST", PREDICT), ("POST", "/v1/models/moons-node/trajectory"), ("GET", "/v1/models"),
-    ("GET", "/v1/models/moons-node"), ("GET", "/v2/models/moons-node"), ("POST", "/v2/models/moons-node/infer"),
-])
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("POST", PREDICT),
+        ("POST", "/v1/models/moons-node/trajectory"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/models/moons-node"),
+        ("GET", "/v2/models/moons-node"),
+        ("POST", "/v2/models/moons-node/infer"),
+    ],
+)
 def test_inference_needs_the_key_when_one_is_set(secured: httpx.Client, method: str, url: str) -> None:
     body = {"inputs": [POINT]} if method == "POST" else None
     missing = httpx.request(method, f"{secured.base_url}{url}", json=body)
@@ -127,23 +136,39 @@ def test_keys_are_compared_in_constant_time() -> None:
 
 
 TRAVERSALS = [
-    "/v1/models/../predict", "/v1/models/%2e%2e/predict", "/v1/models/%2E%2E/trajectory",
-    "/v1/models/..%2f..%2fetc%2fpasswd/predict", "/v1/models/%2fetc%2fpasswd/predict",
-    "/v1/models//etc/passwd/predict", "/v1/models/moons-node/versions/../predict",
-    "/v1/models/moons-node/versions/%2e%2e/predict", "/v1/models/moons-node/versions/..%2f1/predict",
-    "/v1/models/moons-node/versions/%2fetc/predict", "/v1/models/%EF%BC%8E%EF%BC%8E/predict",
-    "/v1/models/moons%E2%80%90node/predict", "/v1/models/moons-node%00/predict", "/v1/models/..%5c..%5cx/predict",
-    "/v1/models/%252e%252e/predict", "/v1/models/~root/predict", "/v1/models/.hidden/predict",
-    "/v2/models/%2e%2e/infer", "/v2/models/moons-node/versions/%2e%2e/infer", "/v2/models/../ready",
-    "/v1/models/%2e%2e", "/v1/models/moons-node/versions/%2e%2e", "/v1/models/MOONS-NODE/predict",
+    "/v1/models/../predict",
+    "/v1/models/%2e%2e/predict",
+    "/v1/models/%2E%2E/trajectory",
+    "/v1/models/..%2f..%2fetc%2fpasswd/predict",
+    "/v1/models/%2fetc%2fpasswd/predict",
+    "/v1/models//etc/passwd/predict",
+    "/v1/models/moons-node/versions/../predict",
+    "/v1/models/moons-node/versions/%2e%2e/predict",
+    "/v1/models/moons-node/versions/..%2f1/predict",
+    "/v1/models/moons-node/versions/%2fetc/predict",
+    "/v1/models/%EF%BC%8E%EF%BC%8E/predict",
+    "/v1/models/moons%E2%80%90node/predict",
+    "/v1/models/moons-node%00/predict",
+    "/v1/models/..%5c..%5cx/predict",
+    "/v1/models/%252e%252e/predict",
+    "/v1/models/~root/predict",
+    "/v1/models/.hidden/predict",
+    "/v2/models/%2e%2e/infer",
+    "/v2/models/moons-node/versions/%2e%2e/infer",
+    "/v2/models/../ready",
+    "/v1/models/%2e%2e",
+    "/v1/models/moons-node/versions/%2e%2e",
+    "/v1/models/MOONS-NODE/predict",
 ]
 
 
 def _raw(port: int, method: str, target: str) -> tuple[int, bytes]:
     """Send the request target byte for byte (httpx would normalise the dots away)."""
     body = b'{"inputs": [[0.5, -0.25]]}'
-    head = (f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head + body)
         data = b""
@@ -154,9 +179,14 @@ def _raw(port: int, method: str, target: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)
-def test_path_traversal_in_names_and_versions_is_refused(api: httpx.Client, store_template: Path,
-                                                         target: str) -> None:
-    method = "GET" if target.count("/") <= 5 and not target.endswith(("predict", "trajectory", "infer")) else "POST"
+def test_path_traversal_in_names_and_versions_is_refused(
+    api: httpx.Client, store_template: Path, target: str
+) -> None:
+    method = (
+        "GET"
+        if target.count("/") <= 5 and not target.endswith(("predict", "trajectory", "infer"))
+        else "POST"
+    )
     status, body = _raw(api.base_url.port, method, target)
     assert status in (400, 404, 405), (target, status, body)
     assert b"Traceback" not in body and str(store_template.parent).encode() not in body
@@ -172,17 +202,26 @@ def test_cors_is_off_unless_configured(api: httpx.Client) -> None:
 
 
 def test_cors_allows_the_configured_origin_only(secured: httpx.Client) -> None:
-    preflight = secured.options(PREDICT, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-                                                  "Access-Control-Request-Headers": "x-api-key, content-type"})
+    preflight = secured.options(
+        PREDICT,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, content-type",
+        },
+    )
     assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == ORIGIN
     r = secured.post(PREDICT, json={"inputs": [POINT]}, headers={"Origin": ORIGIN})
     assert r.headers["access-control-allow-origin"] == ORIGIN
     assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
-    other = secured.options(PREDICT, headers={"Origin": "https://evil.example",
-                                              "Access-Control-Request-Method": "POST"})
+    other = secured.options(
+        PREDICT, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
-    assert "access-control-allow-origin" not in secured.get("/v1/models",
-                                                            headers={"Origin": "https://evil.example"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in secured.get("/v1/models", headers={"Origin": "https://evil.example"}).headers
+    )
 
 
 def test_an_internal_error_answers_a_generic_500_without_a_trace(store_template: Path) -> None:
@@ -198,7 +237,8 @@ def test_an_internal_error_answers_a_generic_500_without_a_trace(store_template:
         v1 = httpx.get(f"{base}/v1/boom")
         v2 = httpx.get(f"{base}/v2/boom", headers={"X-Request-ID": "trace-me"})
     assert v1.status_code == 500 and v1.json() == {
-        "error": {"type": "internal_error", "message": "internal server error", "details": None}}
+        "error": {"type": "internal_error", "message": "internal server error", "details": None}
+    }
     assert v2.status_code == 500 and v2.json() == {"error": "internal server error"}
     for r in (v1, v2):
         assert "Traceback" not in r.text and "secret" not in r.text and "RuntimeError" not in r.text

@@ -32,10 +32,21 @@ def test_environment_sets_fields_and_keys_stay_secret(monkeypatch: pytest.Monkey
     assert "s3cret" not in repr(s)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("max_inputs", 0), ("port", 70000), ("poll_interval_s", -1), ("min_tolerance", 0), ("max_tolerance", 1),
-    ("max_steps_cap", 0), ("max_body_bytes", 10), ("torch_threads", 0), ("workers", 0), ("bogus", 1),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("max_inputs", 0),
+        ("port", 70000),
+        ("poll_interval_s", -1),
+        ("min_tolerance", 0),
+        ("max_tolerance", 1),
+        ("max_steps_cap", 0),
+        ("max_body_bytes", 10),
+        ("torch_threads", 0),
+        ("workers", 0),
+        ("bogus", 1),
+    ],
+)
 def test_out_of_bounds_settings_are_refused(field: str, value: Any) -> None:
     with pytest.raises(ValidationError):
         Settings(**{field: value})
@@ -50,9 +61,21 @@ def test_cli_options_reach_uvicorn_and_the_workers(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "environ", os.environ.copy())
     calls: list[tuple[tuple, dict]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
-    cli.main(["--host", "0.0.0.0", "--port", "9001", "--store", str(tmp_path), "--workers", "3",
-              "--poll-interval", "0"])
-    (args, kwargs), = calls
+    cli.main(
+        [
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9001",
+            "--store",
+            str(tmp_path),
+            "--workers",
+            "3",
+            "--poll-interval",
+            "0",
+        ]
+    )
+    ((args, kwargs),) = calls
     assert args == ("service.app:create_app",) and kwargs["factory"] is True
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 9001, 3)
     worker = Settings()  # what create_app() builds in each worker process

@@ -21,8 +21,9 @@ INFER = "/v2/models/{}/infer"
 POINTS = [[0.5, -0.25], [1.5, 0.3]]
 
 
-def infer(api: httpx.Client, body: dict[str, Any], model: str = "moons-node",
-          **kwargs: Any) -> httpx.Response:
+def infer(
+    api: httpx.Client, body: dict[str, Any], model: str = "moons-node", **kwargs: Any
+) -> httpx.Response:
     return api.post(INFER.format(model), json=body, **kwargs)
 
 
@@ -55,10 +56,21 @@ def test_nested_and_flat_json_data_match_v1(api: httpx.Client) -> None:
 def test_fp32_json_and_fp32_bytes_give_the_same_answer(api: httpx.Client) -> None:
     x = np.asarray(POINTS, dtype="<f4")
     as_json = outputs(infer(api, {"inputs": [tensor(x.tolist(), [2, 2], "FP32")]}))
-    header = {"inputs": [{"name": "input", "shape": [2, 2], "datatype": "FP32",
-                          "parameters": {"binary_data_size": x.nbytes}}],
-              "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}},
-                          {"name": "label", "parameters": {"binary_data": True}}, {"name": "nfe"}]}
+    header = {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [2, 2],
+                "datatype": "FP32",
+                "parameters": {"binary_data_size": x.nbytes},
+            }
+        ],
+        "outputs": [
+            {"name": "probabilities", "parameters": {"binary_data": True}},
+            {"name": "label", "parameters": {"binary_data": True}},
+            {"name": "nfe"},
+        ],
+    }
     content, headers = framed(header, x.tobytes())
     r = api.post(INFER.format("moons-node"), content=content, headers=headers)
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
@@ -67,7 +79,7 @@ def test_fp32_json_and_fp32_bytes_give_the_same_answer(api: httpx.Client) -> Non
     probs, label, nfe = head["outputs"]
     assert probs["parameters"] == {"binary_data_size": 16} and nfe["data"] == as_json["nfe"]["data"]
     assert np.frombuffer(tail[:16], "<f4").tolist() == as_json["probabilities"]["data"]
-    assert _bytes_tensor(tail[16:16 + label["parameters"]["binary_data_size"]]) == as_json["label"]["data"]
+    assert _bytes_tensor(tail[16 : 16 + label["parameters"]["binary_data_size"]]) == as_json["label"]["data"]
     assert len(tail) == 16 + label["parameters"]["binary_data_size"]
 
 
@@ -76,15 +88,19 @@ def _bytes_tensor(raw: bytes) -> list[str]:
     items, offset = [], 0
     while offset < len(raw):
         (size,) = struct.unpack_from("<I", raw, offset)
-        items.append(raw[offset + 4:offset + 4 + size].decode())
+        items.append(raw[offset + 4 : offset + 4 + size].decode())
         offset += 4 + size
     return items
 
 
 def test_bodies_as_kserve_and_mlserver_clients_write_them(api: httpx.Client) -> None:
     """Every optional field written out as null, and MLServer's codec hint on the input."""
-    body = {"id": None, "parameters": None, "outputs": None,
-            "inputs": [{**tensor(POINTS, [2, 2]), "parameters": {"content_type": "np"}}]}
+    body = {
+        "id": None,
+        "parameters": None,
+        "outputs": None,
+        "inputs": [{**tensor(POINTS, [2, 2]), "parameters": {"content_type": "np"}}],
+    }
     assert outputs(infer(api, body))["label"]["shape"] == [2]
     ready = api.get("/v2/models/moons-node/versions/stable/ready")
     assert ready.json() == {"name": "moons-node", "version": "1", "ready": True}
@@ -104,13 +120,17 @@ def test_fields_kserve_clients_add_are_accepted_and_change_nothing(api: httpx.Cl
     assert r.status_code == 200 and r.json()["model_name"] == "moons-node", r.text
 
 
-@pytest.mark.parametrize("extra, field", [
-    ({"model": "moons-node"}, "body.model"),
-    ({"output": [{"name": "nfe"}]}, "body.output"),  # a misspelt field is refused, not ignored
-    ({"sequence_id": 3}, "body.sequence_id"),
-])
-def test_unknown_top_level_fields_are_a_400_naming_them(api: httpx.Client, extra: dict[str, Any],
-                                                        field: str) -> None:
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ({"model": "moons-node"}, "body.model"),
+        ({"output": [{"name": "nfe"}]}, "body.output"),  # a misspelt field is refused, not ignored
+        ({"sequence_id": 3}, "body.sequence_id"),
+    ],
+)
+def test_unknown_top_level_fields_are_a_400_naming_them(
+    api: httpx.Client, extra: dict[str, Any], field: str
+) -> None:
     r = infer(api, {"inputs": [tensor(POINTS, [2, 2])], **extra})
     assert r.status_code == 400 and r.json() == {"error": f"{field}: Extra inputs are not permitted"}
 
@@ -128,15 +148,19 @@ def test_documented_statuses_are_the_protocols(api: httpx.Client) -> None:
     assert "422" in paths["/v1/models/{name}/predict"]["post"]["responses"]
 
 
-@pytest.mark.parametrize("method, url, status", [
-    ("POST", INFER.format("nope"), 404),
-    ("GET", "/v2/nope", 404),
-    ("GET", INFER.format("moons-node"), 405),
-    ("GET", "/v2/models/moons-node/versions/9", 404),
-    ("GET", "/v2/models/broken-node/ready", 503),
-])
-def test_v2_errors_are_flat_and_v1_errors_unchanged(api: httpx.Client, method: str, url: str,
-                                                    status: int) -> None:
+@pytest.mark.parametrize(
+    "method, url, status",
+    [
+        ("POST", INFER.format("nope"), 404),
+        ("GET", "/v2/nope", 404),
+        ("GET", INFER.format("moons-node"), 405),
+        ("GET", "/v2/models/moons-node/versions/9", 404),
+        ("GET", "/v2/models/broken-node/ready", 503),
+    ],
+)
+def test_v2_errors_are_flat_and_v1_errors_unchanged(
+    api: httpx.Client, method: str, url: str, status: int
+) -> None:
     r = api.request(method, url, json={"inputs": [tensor(POINTS, [2, 2])]})
     assert r.status_code == status
     assert set(r.json()) == {"error"} and isinstance(r.json()["error"], str) and r.json()["error"]
@@ -144,31 +168,54 @@ def test_v2_errors_are_flat_and_v1_errors_unchanged(api: httpx.Client, method: s
     assert v1["error"]["type"] == "model_not_found"
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"inputs": [tensor(POINTS, [2, 2], "INT32")]},
-     "body.inputs.0.datatype: Input should be 'FP32' or 'FP64'"),
-    ({"inputs": [{**tensor(POINTS, [2, 2]), "name": "x"}]}, "body.inputs.0.name: Input should be 'input'"),
-    ({"inputs": [tensor(POINTS, [2, 3])]}, "input 'input' has 4 values; shape [2, 3] needs 6"),
-    ({"inputs": [tensor([[1.0, 2.0, 3.0]], [1, 3])]},
-     "inputs[0] has shape [3]; model 'moons-node' expects 2"),
-    ({"inputs": [tensor([[1.0, "2"]], [1, 2])]}, "data must be numbers"),
-    ({"inputs": [tensor([[1.0], [2.0, 3.0]], [1, 3])]}, "data must be numbers"),
-    ({"inputs": [tensor([], [0, 2])]}, "has no samples"),
-    ({"inputs": [tensor([1e300, 0.0], [1, 2], "FP32")]}, "NaN or infinity"),
-    ({"inputs": [{k: v for k, v in tensor(POINTS, [2, 2]).items() if k != "data"}]}, "neither data nor"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "outputs": [{"name": "logits"}]},
-     "body.outputs.0.name: Input should be"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "outputs": [{"name": "nfe"}, {"name": "nfe"}]}, "requested once"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "outputs": [{"name": "nfe", "parameters": {"classification": 2}}]},
-     "classification applies to the probabilities output only"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"times": [0.0, 1.0], "num_points": 3}},
-     "give either times or num_points"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"times": [0.5, 0.2]}}, "strictly increasing"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"num_points": 5000}}, "at most 1000"),
-    ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"rtol": "1e-3"}}, "body.parameters.rtol"),
-])
-def test_invalid_requests_are_400_with_a_message(api: httpx.Client, body: dict[str, Any],
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            {"inputs": [tensor(POINTS, [2, 2], "INT32")]},
+            "body.inputs.0.datatype: Input should be 'FP32' or 'FP64'",
+        ),
+        (
+            {"inputs": [{**tensor(POINTS, [2, 2]), "name": "x"}]},
+            "body.inputs.0.name: Input should be 'input'",
+        ),
+        ({"inputs": [tensor(POINTS, [2, 3])]}, "input 'input' has 4 values; shape [2, 3] needs 6"),
+        (
+            {"inputs": [tensor([[1.0, 2.0, 3.0]], [1, 3])]},
+            "inputs[0] has shape [3]; model 'moons-node' expects 2",
+        ),
+        ({"inputs": [tensor([[1.0, "2"]], [1, 2])]}, "data must be numbers"),
+        ({"inputs": [tensor([[1.0], [2.0, 3.0]], [1, 3])]}, "data must be numbers"),
+        ({"inputs": [tensor([], [0, 2])]}, "has no samples"),
+        ({"inputs": [tensor([1e300, 0.0], [1, 2], "FP32")]}, "NaN or infinity"),
+        ({"inputs": [{k: v for k, v in tensor(POINTS, [2, 2]).items() if k != "data"}]}, "neither data nor"),
+        (
+            {"inputs": [tensor(POINTS, [2, 2])], "outputs": [{"name": "logits"}]},
+            "body.outputs.0.name: Input should be",
+        ),
+        (
+            {"inputs": [tensor(POINTS, [2, 2])], "outputs": [{"name": "nfe"}, {"name": "nfe"}]},
+            "requested once",
+        ),
+        (
+            {
+                "inputs": [tensor(POINTS, [2, 2])],
+                "outputs": [{"name": "nfe", "parameters": {"classification": 2}}],
+            },
+            "classification applies to the probabilities output only",
+        ),
+        (
+            {"inputs": [tensor(POINTS, [2, 2])], "parameters": {"times": [0.0, 1.0], "num_points": 3}},
+            "give either times or num_points",
+        ),
+        ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"times": [0.5, 0.2]}}, "strictly increasing"),
+        ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"num_points": 5000}}, "at most 1000"),
+        ({"inputs": [tensor(POINTS, [2, 2])], "parameters": {"rtol": "1e-3"}}, "body.parameters.rtol"),
+    ],
+)
+def test_invalid_requests_are_400_with_a_message(
+    api: httpx.Client, body: dict[str, Any], message: str
+) -> None:
     """400, as Triton and KServe answer a request they cannot serve (/v1 says 422 for the same)."""
     r = infer(api, body)
     assert r.status_code == 400 and message in r.json()["error"], r.text
@@ -181,14 +228,18 @@ def test_v1_keeps_422_for_what_v2_answers_400(api: httpx.Client) -> None:
     assert v2.status_code == 400 and v2.json() == {"error": v1.json()["error"]["message"]}
 
 
-@pytest.mark.parametrize("content, header, message", [
-    (b'{"inputs": []}', "500", "says 500 bytes; the body has 14"),
-    (b'{"inputs": []}', "x", "header is not a number"),
-    (b"{}", None, "body.inputs: Field required"),
-    (b"{oops", None, "not valid JSON"),
-])
-def test_bad_framing_is_a_clear_error(api: httpx.Client, content: bytes, header: str | None,
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    "content, header, message",
+    [
+        (b'{"inputs": []}', "500", "says 500 bytes; the body has 14"),
+        (b'{"inputs": []}', "x", "header is not a number"),
+        (b"{}", None, "body.inputs: Field required"),
+        (b"{oops", None, "not valid JSON"),
+    ],
+)
+def test_bad_framing_is_a_clear_error(
+    api: httpx.Client, content: bytes, header: str | None, message: str
+) -> None:
     headers = {"Inference-Header-Content-Length": header} if header else {}
     r = api.post(INFER.format("moons-node"), content=content, headers=headers)
     assert r.status_code == 400 and message in r.json()["error"], r.text
@@ -200,8 +251,11 @@ def test_binary_sizes_must_account_for_every_byte(api: httpx.Client) -> None:
     short = framed({"inputs": [spec]}, x[:8])
     extra = framed({"inputs": [spec]}, x, b"\0")
     wrong = framed({"inputs": [{**spec, "shape": [1, 2], "parameters": {"binary_data_size": 16}}]}, x)
-    for (content, headers), message in ((short, "only 8 bytes follow"), (extra, "1 bytes follow"),
-                                        (wrong, "has 16 bytes; shape [1, 2] of FP32 needs 8")):
+    for (content, headers), message in (
+        (short, "only 8 bytes follow"),
+        (extra, "1 bytes follow"),
+        (wrong, "has 16 bytes; shape [1, 2] of FP32 needs 8"),
+    ):
         r = api.post(INFER.format("moons-node"), content=content, headers=headers)
         assert r.status_code == 400 and message in r.json()["error"], r.text
     no_length = json.dumps({"inputs": [spec]}).encode()  # binary_data_size, but no header length

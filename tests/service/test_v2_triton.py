@@ -36,8 +36,14 @@ def tensor(x: np.ndarray, binary: bool = True) -> triton.InferInput:
     return inp.set_data_from_numpy(x, binary_data=binary)
 
 
-def v1(api: httpx.Client, name: str, x: np.ndarray, version: str | None = None, action: str = "predict",
-       **body: Any) -> dict[str, Any]:
+def v1(
+    api: httpx.Client,
+    name: str,
+    x: np.ndarray,
+    version: str | None = None,
+    action: str = "predict",
+    **body: Any,
+) -> dict[str, Any]:
     path = f"/v1/models/{name}" + (f"/versions/{version}" if version else "") + f"/{action}"
     r = api.post(path, json={"inputs": x.astype(np.float64).tolist(), **body})
     assert r.status_code == 200, r.text
@@ -76,9 +82,14 @@ def test_model_metadata(client: Client) -> None:
     assert meta["versions"] == ["1", "2"] and meta["platform"] == "odeserve-node"
     assert meta["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 2]}]
     outputs = {o["name"]: (o["datatype"], o["shape"]) for o in meta["outputs"]}
-    assert outputs == {"probabilities": ("FP32", [-1, 2]), "label": ("BYTES", [-1]),
-                       "label_index": ("INT64", [-1]), "nfe": ("INT64", [-1]),
-                       "trajectory": ("FP64", [-1, -1, 2]), "times": ("FP64", [-1])}
+    assert outputs == {
+        "probabilities": ("FP32", [-1, 2]),
+        "label": ("BYTES", [-1]),
+        "label_index": ("INT64", [-1]),
+        "nfe": ("INT64", [-1]),
+        "trajectory": ("FP64", [-1, -1, 2]),
+        "times": ("FP64", [-1]),
+    }
     assert client.get_model_metadata("moons-node", "1")["versions"] == ["1"]
     digits = client.get_model_metadata("digits-anode")
     assert digits["inputs"][0]["shape"] == [-1, 1, 8, 8]
@@ -87,8 +98,9 @@ def test_model_metadata(client: Client) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_infer_with_client_defaults_is_binary_and_matches_v1(api: httpx.Client, client: Client,
-                                                             name: str) -> None:
+def test_infer_with_client_defaults_is_binary_and_matches_v1(
+    api: httpx.Client, client: Client, name: str
+) -> None:
     x = samples(name)
     result = client.infer(name, [tensor(x)])  # binary input; no outputs named: every output, as bytes
     outputs = result.get_response()["outputs"]
@@ -143,8 +155,10 @@ def test_version_specific_calls(api: httpx.Client, client: Client, version: str)
 
 def test_classification_extension(client: Client) -> None:
     x = samples("digits-anode", count=2)
-    wanted = [triton.InferRequestedOutput("probabilities", class_count=3),
-              triton.InferRequestedOutput("label")]
+    wanted = [
+        triton.InferRequestedOutput("probabilities", class_count=3),
+        triton.InferRequestedOutput("label"),
+    ]
     result = client.infer("digits-anode", [tensor(x)], outputs=wanted)
     top = result.as_numpy("probabilities")
     assert top.shape == (2, 3)
@@ -154,13 +168,16 @@ def test_classification_extension(client: Client) -> None:
         assert text(row[0]).split(":")[2] == text(label)
 
 
-def test_request_id_is_echoed_and_compressed_bodies_are_read(api: httpx.Client,
-                                                             client: Client) -> None:
+def test_request_id_is_echoed_and_compressed_bodies_are_read(api: httpx.Client, client: Client) -> None:
     x = samples("moons-node")
     for algorithm in ("gzip", "deflate"):
-        result = client.infer("moons-node", [tensor(x)], request_id=f"req-{algorithm}",
-                              request_compression_algorithm=algorithm,
-                              response_compression_algorithm=algorithm)
+        result = client.infer(
+            "moons-node",
+            [tensor(x)],
+            request_id=f"req-{algorithm}",
+            request_compression_algorithm=algorithm,
+            response_compression_algorithm=algorithm,
+        )
         assert result.get_response()["id"] == f"req-{algorithm}"
         assert_same_answer(result, v1(api, "moons-node", x))
 
@@ -169,28 +186,58 @@ def _infer(model: str = "moons-node", **kwargs: Any) -> Any:
     return lambda c, inp: c.infer(model, [inp], **kwargs)
 
 
-@pytest.mark.parametrize("call, status, message", [
-    pytest.param(_infer("nope"), "404", "model 'nope' not found; known models: broken-node",
-                 id="unknown-model"),
-    pytest.param(_infer(model_version="7"), "404", "model 'moons-node' has no version 7",
-                 id="unknown-version"),
-    pytest.param(_infer("broken-node"), "503", "broken-node/1 is not served", id="failed-version"),
-    pytest.param(lambda c, inp: c.get_model_metadata("nope"), "404", "model 'nope' not found", id="metadata"),
-    pytest.param(_infer(parameters={"rtol": 2.0}), "400", "body.parameters.rtol: Input should be less than 1",
-                 id="rtol-schema"),
-    pytest.param(_infer(parameters={"atol": 1e-14}), "400",
-                 "solver settings out of bounds: atol must be between 1e-10 and 0.5", id="atol-bounds"),
-    pytest.param(_infer(parameters={"max_steps": 10**9}), "400", "max_steps may be at most 10000",
-                 id="max-steps-cap"),
-    pytest.param(_infer(parameters={"method": "magic"}), "400", "unknown solver method 'magic'", id="method"),
-    pytest.param(_infer(parameters={"method": "rk4", "step_size": 0.05, "max_steps": 3}), "400",
-                 "needed more than max_steps=3 solver steps", id="step-limit"),
-    pytest.param(_infer(parameters={"tolerance": 1e-3}), "400",
-                 "body.parameters.tolerance: Extra inputs are not permitted", id="unknown-parameter"),
-    pytest.param(_infer(sequence_id=3), "400", "body.parameters.sequence_id", id="sequences-unsupported"),
-])
-def test_errors_reach_the_client_with_their_message(client: Client, call: Any, status: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    "call, status, message",
+    [
+        pytest.param(
+            _infer("nope"), "404", "model 'nope' not found; known models: broken-node", id="unknown-model"
+        ),
+        pytest.param(
+            _infer(model_version="7"), "404", "model 'moons-node' has no version 7", id="unknown-version"
+        ),
+        pytest.param(_infer("broken-node"), "503", "broken-node/1 is not served", id="failed-version"),
+        pytest.param(
+            lambda c, inp: c.get_model_metadata("nope"), "404", "model 'nope' not found", id="metadata"
+        ),
+        pytest.param(
+            _infer(parameters={"rtol": 2.0}),
+            "400",
+            "body.parameters.rtol: Input should be less than 1",
+            id="rtol-schema",
+        ),
+        pytest.param(
+            _infer(parameters={"atol": 1e-14}),
+            "400",
+            "solver settings out of bounds: atol must be between 1e-10 and 0.5",
+            id="atol-bounds",
+        ),
+        pytest.param(
+            _infer(parameters={"max_steps": 10**9}),
+            "400",
+            "max_steps may be at most 10000",
+            id="max-steps-cap",
+        ),
+        pytest.param(
+            _infer(parameters={"method": "magic"}), "400", "unknown solver method 'magic'", id="method"
+        ),
+        pytest.param(
+            _infer(parameters={"method": "rk4", "step_size": 0.05, "max_steps": 3}),
+            "400",
+            "needed more than max_steps=3 solver steps",
+            id="step-limit",
+        ),
+        pytest.param(
+            _infer(parameters={"tolerance": 1e-3}),
+            "400",
+            "body.parameters.tolerance: Extra inputs are not permitted",
+            id="unknown-parameter",
+        ),
+        pytest.param(_infer(sequence_id=3), "400", "body.parameters.sequence_id", id="sequences-unsupported"),
+    ],
+)
+def test_errors_reach_the_client_with_their_message(
+    client: Client, call: Any, status: str, message: str
+) -> None:
     with pytest.raises(InferenceServerException) as info:
         call(client, tensor(samples("moons-node")))
     assert info.value.status() == status

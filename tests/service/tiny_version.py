@@ -31,16 +31,32 @@ class _FieldAt(torch.nn.Module):
         return self.field(t, z)
 
 
-def make_version(augment_dim: int = 1, time_input: bool = True, seed: int = 0, input_shape: tuple[int, ...] = (2,),
-                 encoder: FlattenEncoderSpec | ConvEncoderSpec | None = None,
-                 classes: int = 2) -> tuple[OdeClassifier, Manifest]:
+def make_version(
+    augment_dim: int = 1,
+    time_input: bool = True,
+    seed: int = 0,
+    input_shape: tuple[int, ...] = (2,),
+    encoder: FlattenEncoderSpec | ConvEncoderSpec | None = None,
+    classes: int = 2,
+) -> tuple[OdeClassifier, Manifest]:
     torch.manual_seed(seed)
-    spec = ArchitectureSpec(input_shape=list(input_shape), augment_dim=augment_dim, num_classes=classes,
-                            encoder=encoder or FlattenEncoderSpec(),
-                            field=FieldSpec(hidden=[32], activation="tanh", time_input=time_input))
-    manifest = Manifest(name="tiny", version=1, created_at=datetime.now(UTC), family="anode" if augment_dim else "node",
-                        architecture=spec, input=InputSpec(shape=list(input_shape)),
-                        classes=[f"c{i}" for i in range(classes)], files={})
+    spec = ArchitectureSpec(
+        input_shape=list(input_shape),
+        augment_dim=augment_dim,
+        num_classes=classes,
+        encoder=encoder or FlattenEncoderSpec(),
+        field=FieldSpec(hidden=[32], activation="tanh", time_input=time_input),
+    )
+    manifest = Manifest(
+        name="tiny",
+        version=1,
+        created_at=datetime.now(UTC),
+        family="anode" if augment_dim else "node",
+        architecture=spec,
+        input=InputSpec(shape=list(input_shape)),
+        classes=[f"c{i}" for i in range(classes)],
+        files={},
+    )
     return build_network(spec).eval(), manifest
 
 
@@ -51,7 +67,13 @@ def export_field(network: OdeClassifier) -> bytes:
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(_FieldAt(network.field), (torch.zeros(4, 1), torch.zeros(4, dim)),
-                                    input_names=["t", "z"], output_names=["dz"], dynamo=True, verbose=False,
-                                    dynamic_shapes={"t": {0: batch}, "z": {0: batch}})
+        program = torch.onnx.export(
+            _FieldAt(network.field),
+            (torch.zeros(4, 1), torch.zeros(4, dim)),
+            input_names=["t", "z"],
+            output_names=["dz"],
+            dynamo=True,
+            verbose=False,
+            dynamic_shapes={"t": {0: batch}, "z": {0: batch}},
+        )
     return program.model_proto.SerializeToString()

@@ -30,6 +30,13 @@ from .solve_graph import OUTPUTS, PROBABILITIES, Head, build_solver
 from .stored_field import FieldConversionError, FirstLayer, field_function, first_layer, state_dim
 
 __all__ = [
-    "OUTPUTS", "PROBABILITIES", "FieldConversionError", "FirstLayer", "Head", "build_solver",
-    "field_function", "first_layer", "state_dim",
+    "OUTPUTS",
+    "PROBABILITIES",
+    "FieldConversionError",
+    "FirstLayer",
+    "Head",
+    "build_solver",
+    "field_function",
+    "first_layer",
+    "state_dim",
 ]

@@ -51,6 +51,10 @@ def initial_h(b: GraphBuilder, tab: ButcherTableau, t: str, y0: str, f0: str, di
     d2 = b.op("Div", l2(b.op("Div", b.op("Sub", f1, f0), scale)), h0)
     dmax = b.op("Max", d1, d2)
     small = b.op("Max", b.op("Mul", h0, b.const(1e-3)), b.const(1e-6))
-    h1 = b.op("Where", b.op("LessOrEqual", dmax, b.const(1e-15 * root_d)), small,
-              b.op("Pow", b.op("Div", b.const(0.01 * root_d), dmax), b.const(1.0 / (tab.order + 1))))
+    h1 = b.op(
+        "Where",
+        b.op("LessOrEqual", dmax, b.const(1e-15 * root_d)),
+        small,
+        b.op("Pow", b.op("Div", b.const(0.01 * root_d), dmax), b.const(1.0 / (tab.order + 1))),
+    )
     return b.op("Min", b.op("Mul", h0, b.const(100.0)), h1)

@@ -37,8 +37,15 @@ class Head:
     bias: npt.NDArray[np.float64]
 
 
-def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: float, *,
-                 mixed_budgets: bool = True, head: Head | None = None) -> onnx.ModelProto:
+def build_solver(
+    tab: ButcherTableau,
+    field: onnx.ModelProto,
+    t0: float,
+    t1: float,
+    *,
+    mixed_budgets: bool = True,
+    head: Head | None = None,
+) -> onnx.ModelProto:
     """The solve graph for one tableau and one stored field over [t0, t1].
 
     ``mixed_budgets=False`` builds the variant for batches whose samples share one ``max_steps``
@@ -63,9 +70,14 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     # >= 1 so that the scan outputs have a shape
     trip = b.op("Max", b.op("ReduceMax", "max_steps", keepdims=0), b.const(1, I64))
     scans = [f"{name}_scan" for name in SCANNED]
-    b.nodes.append(helper.make_node("Loop", [trip, b.const(True, BOOL), rem, h, "z0", f0, running],  # t1 > t0
-                                    ["rem_end", "h_end", "z1", "f_end", "running_end", *scans],
-                                    body=step_body(tab, timed, dim, layer, opset, mixed_budgets)))
+    b.nodes.append(
+        helper.make_node(
+            "Loop",
+            [trip, b.const(True, BOOL), rem, h, "z0", f0, running],  # t1 > t0
+            ["rem_end", "h_end", "z1", "f_end", "running_end", *scans],
+            body=step_body(tab, timed, dim, layer, opset, mixed_budgets),
+        )
+    )
 
     def count(flags: str, out: str | None = None) -> str:
         return b.op("ReduceSum", b.op("Cast", flags, to=I64), b.const([0], I64), keepdims=0, out=out)
@@ -83,16 +95,26 @@ def build_solver(tab: ButcherTableau, field: onnx.ModelProto, t0: float, t1: flo
     def column(name: str, dtype: int) -> onnx.ValueInfoProto:
         return helper.make_tensor_value_info(name, dtype, ["B", 1])
 
-    inputs = [helper.make_tensor_value_info("z0", F64, ["B", "D"]), column("rtol", F64), column("atol", F64),
-              column("step", F64), column("max_steps", I64)]
-    outputs = [helper.make_tensor_value_info(OUTPUTS[0], F64, ["B", "D"]),
-               *(column(name, BOOL if name == "failed" else I64) for name in OUTPUTS[1:])]
+    inputs = [
+        helper.make_tensor_value_info("z0", F64, ["B", "D"]),
+        column("rtol", F64),
+        column("atol", F64),
+        column("step", F64),
+        column("max_steps", I64),
+    ]
+    outputs = [
+        helper.make_tensor_value_info(OUTPUTS[0], F64, ["B", "D"]),
+        *(column(name, BOOL if name == "failed" else I64) for name in OUTPUTS[1:]),
+    ]
     if head is not None:
         outputs.append(helper.make_tensor_value_info(PROBABILITIES, F64, ["B", len(head.bias)]))
     graph = helper.make_graph(b.nodes, f"odeserve_{tab.name}", inputs, outputs)
     functions = [field_function(field)] + ([layer.tail] if layer is not None else [])
-    model = helper.make_model(graph, functions=functions, opset_imports=[
-        helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, 1)])
+    model = helper.make_model(
+        graph,
+        functions=functions,
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, 1)],
+    )
     model.ir_version = min(model.ir_version, 10)
     onnx.checker.check_model(model)
     return model

@@ -23,14 +23,18 @@ Shape = list[str | int]
 
 # the Loop-carried state, in the Loop's order: (name, element type, shape)
 CARRIED: list[tuple[str, int, Shape]] = [
-    ("rem", F64, ["B", 1]), ("h", F64, ["B", 1]), ("y", F64, ["B", "D"]), ("f0", F64, ["B", "D"]),
+    ("rem", F64, ["B", 1]),
+    ("h", F64, ["B", 1]),
+    ("y", F64, ["B", "D"]),
+    ("f0", F64, ["B", "D"]),
     ("running", BOOL, ["B", 1]),
 ]
 SCANNED = ["attempted", "ok"]  # per-iteration [B, 1] flags, counted after the Loop
 
 
-def step_body(tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | None, opset: int,
-              mixed_budgets: bool) -> onnx.GraphProto:
+def step_body(
+    tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | None, opset: int, mixed_budgets: bool
+) -> onnx.GraphProto:
     """One step for every sample, with no per-sample masks.
 
     The Loop carries the time left, ``rem`` = t1 - t, rather than t: the last step is exactly
@@ -79,12 +83,14 @@ def step_body(tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | No
         room = b.op("Less", "iter", "budget")  # a running sample has attempted exactly iter + 1 steps now
         going = b.op("And", running_new, room)
     outputs = [b.any(going), rem_new, h_next, y_new, f0_new, running_new, running, ok]
-    inputs = [helper.make_tensor_value_info("iter", I64, []),
-              helper.make_tensor_value_info("cond_in", BOOL, [])]
+    inputs = [
+        helper.make_tensor_value_info("iter", I64, []),
+        helper.make_tensor_value_info("cond_in", BOOL, []),
+    ]
     inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in CARRIED]
     outs = [helper.make_tensor_value_info(outputs[0], BOOL, [])]
     # zip stops at the carried state; the scanned flags that follow are declared below
     carried = zip(outputs[1:], CARRIED, strict=False)
     outs += [helper.make_tensor_value_info(o, d, s) for o, (_, d, s) in carried]
-    outs += [helper.make_tensor_value_info(o, BOOL, ["B", 1]) for o in outputs[len(CARRIED) + 1:]]
+    outs += [helper.make_tensor_value_info(o, BOOL, ["B", 1]) for o in outputs[len(CARRIED) + 1 :]]
     return helper.make_graph(b.nodes, f"{tab.name}_step", inputs, outs)

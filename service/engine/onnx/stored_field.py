@@ -40,7 +40,11 @@ def field_function(field: onnx.ModelProto) -> onnx.FunctionProto:
         raise FieldConversionError("field.onnx must take (t, z) and return dz")
     nodes = [_constant(init) for init in graph.initializer] + [_to_double(node) for node in graph.node]
     return helper.make_function(
-        DOMAIN, FIELD, [i.name for i in graph.input], [o.name for o in graph.output], nodes,
+        DOMAIN,
+        FIELD,
+        [i.name for i in graph.input],
+        [o.name for o in graph.output],
+        nodes,
         opset_imports=[helper.make_opsetid("", field_opset(field))],
     )
 
@@ -65,8 +69,14 @@ def first_layer(field: onnx.ModelProto) -> FirstLayer | None:
         return None
     rest = [_to_double(n) for n in graph.node if n is not gemm]
     consts = [_constant(i) for i in graph.initializer if any(i.name in n.input for n in rest)]
-    tail = helper.make_function(DOMAIN, FIELD_TAIL, [gemm.output[0]], [graph.output[0].name], consts + rest,
-                                opset_imports=[helper.make_opsetid("", field_opset(field))])
+    tail = helper.make_function(
+        DOMAIN,
+        FIELD_TAIL,
+        [gemm.output[0]],
+        [graph.output[0].name],
+        consts + rest,
+        opset_imports=[helper.make_opsetid("", field_opset(field))],
+    )
     return FirstLayer(weight, bias, tail)
 
 

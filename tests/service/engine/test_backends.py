@@ -12,7 +12,9 @@ from service.engine.config import SampleSettings
 @pytest.fixture(scope="module")
 def runners(tiny, tiny_onnx) -> dict[str, ModelRunner]:
     network, manifest = tiny
-    return {name: ModelRunner(network, manifest, tiny_onnx, backend=name) for name in ("torch", "onnxruntime")}
+    return {
+        name: ModelRunner(network, manifest, tiny_onnx, backend=name) for name in ("torch", "onnxruntime")
+    }
 
 
 def test_auto_prefers_onnxruntime_when_it_matches(tiny, tiny_onnx) -> None:
@@ -53,7 +55,9 @@ def test_onnxruntime_per_sample_settings_and_failures(runners) -> None:
     x = torch.as_tensor(np.random.default_rng(3).normal(size=(3, 2)))
     runner = runners["onnxruntime"]
     tol = np.array([1e-3, 1e-9, 1e-5])
-    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(3, 0.05), max_steps=np.array([1000, 3, 1000]))
+    settings = SampleSettings(
+        rtol=tol, atol=tol, step_size=np.full(3, 0.05), max_steps=np.array([1000, 3, 1000])
+    )
     sol, _ = runner.solve_batch(x.numpy(), "dopri5", settings)
     assert sol.failed.tolist() == [False, True, False]
     ref, _ = runners["torch"].solve_batch(x.numpy(), "dopri5", settings)
@@ -71,8 +75,9 @@ def test_parity_probe_detects_a_wrong_backend(tiny, tiny_onnx, other_version) ->
     other = ModelRunner(*other_version)  # different weights than the ONNX field
     cfg = SolverConfig.resolve(manifest.default_solver)
     probe = runner.encode(np.zeros((4, 2)))
-    backend, note = select_backend("auto", other.reference, tiny_onnx, cfg.method, probe,
-                                   SampleSettings.uniform(cfg, 4))
+    backend, note = select_backend(
+        "auto", other.reference, tiny_onnx, cfg.method, probe, SampleSettings.uniform(cfg, 4)
+    )
     assert backend.name == "torch" and "differ" in note
 
 

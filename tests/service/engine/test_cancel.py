@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from service.engine import ModelRunner, SolverConfig
-from service.scheduling.batcher import DynamicBatcher
-from service.engine.cancel import CancelToken, Cancelled
+from service.engine.cancel import Cancelled, CancelToken
 from service.engine.config import SampleSettings
 from service.engine.solve import solve_samples
+from service.scheduling.batcher import DynamicBatcher
 
 LONG = SolverConfig("euler", 1e-6, 1e-6, 1e-7, 10_000_000)  # ten million steps: minutes of work
 QUICK = SolverConfig("dopri5", 1e-4, 1e-4, 0.05, 1000)
@@ -70,8 +70,10 @@ def test_an_already_cancelled_token_stops_at_once(runner: ModelRunner) -> None:
 async def _abandon_then_ask(batcher: DynamicBatcher, runner: ModelRunner, trajectory: bool) -> float:
     """Give up on a long solve after 0.3 s, then time a quick prediction on the same solver thread."""
     if trajectory:
+
         def slow(token: CancelToken) -> object:
             return runner.trajectory(np.zeros((1, 2)), np.linspace(0, 1, 3), LONG, token)
+
         long_call = batcher.run(slow, 1)
     else:
         long_call = batcher.predict(runner, np.zeros((1, 2)), LONG)
@@ -87,7 +89,9 @@ def test_the_batcher_stops_a_solve_nobody_waits_for(runner: ModelRunner, traject
     batcher = DynamicBatcher(max_batch_size=8)
     waited = asyncio.run(_abandon_then_ask(batcher, runner, trajectory))
     batcher.close()
-    assert waited < 60  # liveness only: the abandoned solve (minutes of work) no longer holds the solver thread
+    assert (
+        waited < 60
+    )  # liveness only: the abandoned solve (minutes of work) no longer holds the solver thread
     assert batcher.waiting == 0
 
 

@@ -30,8 +30,9 @@ def autonomous(request: pytest.FixtureRequest) -> tuple[Version, bytes]:
 @pytest.fixture(scope="module")
 def runners(autonomous: tuple[Version, bytes]) -> dict[str, ModelRunner]:
     (network, manifest), field_onnx = autonomous
-    return {name: ModelRunner(network, manifest, field_onnx, backend=name)
-            for name in ("torch", "onnxruntime")}
+    return {
+        name: ModelRunner(network, manifest, field_onnx, backend=name) for name in ("torch", "onnxruntime")
+    }
 
 
 def _ops(graph: onnx.GraphProto) -> set[str]:
@@ -45,8 +46,9 @@ def _ops(graph: onnx.GraphProto) -> set[str]:
     return ops
 
 
-def test_first_layer_is_split_off_only_for_autonomous_fields(autonomous: tuple[Version, bytes],
-                                                             tiny_onnx: bytes) -> None:
+def test_first_layer_is_split_off_only_for_autonomous_fields(
+    autonomous: tuple[Version, bytes], tiny_onnx: bytes
+) -> None:
     """The fused path needs t unused: a timed field's first layer also reads t, so it stays whole."""
     (network, _), field_onnx = autonomous
     layer = first_layer(onnx.load_from_string(field_onnx))
@@ -57,8 +59,9 @@ def test_first_layer_is_split_off_only_for_autonomous_fields(autonomous: tuple[V
 
 
 @pytest.mark.parametrize("method", NATIVE)
-def test_stage_inputs_are_fused_into_the_first_layer(autonomous: tuple[Version, bytes], tiny_onnx: bytes,
-                                                     method: str) -> None:
+def test_stage_inputs_are_fused_into_the_first_layer(
+    autonomous: tuple[Version, bytes], tiny_onnx: bytes, method: str
+) -> None:
     """So that the parity tests below run the fused graph: every method with more than one stage
     evaluates its stages through the split-off tail; a timed field never does."""
     tab = TABLEAUS[method]
@@ -87,7 +90,7 @@ def test_fused_path_is_batch_invariant(runners: dict[str, ModelRunner], method: 
     runner = runners["onnxruntime"]
     crowd = runner.predict(x, cfg)
     for i in (0, ORT_MAX_BATCH - 1):
-        alone = runner.predict(x[i:i + 1], cfg)
+        alone = runner.predict(x[i : i + 1], cfg)
         assert alone.nfe[0] == crowd.nfe[i] and alone.accepted[0] == crowd.accepted[i]
         np.testing.assert_allclose(alone.probabilities[0], crowd.probabilities[i], rtol=0, atol=1e-12)
 
@@ -98,10 +101,12 @@ def test_per_sample_budgets_fail_only_their_own_samples(runners: dict[str, Model
     torch, and the others' answers and counts are torch's."""
     x = np.random.default_rng(3).normal(size=(4, 2)) * 2
     tol = np.array([1e-3, 1e-9, 1e-5, 1e-7])
-    settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(4, 0.05),
-                              max_steps=np.array([1000, 3, 1000, 1000]))
-    (got, got_probs), (want, want_probs) = (runners[name].solve_batch(x, method, settings)
-                                            for name in ("onnxruntime", "torch"))
+    settings = SampleSettings(
+        rtol=tol, atol=tol, step_size=np.full(4, 0.05), max_steps=np.array([1000, 3, 1000, 1000])
+    )
+    (got, got_probs), (want, want_probs) = (
+        runners[name].solve_batch(x, method, settings) for name in ("onnxruntime", "torch")
+    )
     assert got.failed.tolist() == want.failed.tolist() == [False, True, False, False]
     ok = ~want.failed
     for counts in ("nfe", "accepted", "rejected"):

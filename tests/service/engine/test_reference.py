@@ -37,8 +37,15 @@ def test_fallback_methods_solve_and_report_batch_nfe(method: str) -> None:
     options = {"step_size": 0.01} if not METHODS[method].adaptive else {}
     if method == "dopri8":
         options = {"max_num_steps": 10_000}
-    direct = torchdiffeq.odeint(lambda s, z: _field(s.expand(z.shape[0]), z), y0, times, rtol=1e-6, atol=1e-6,
-                                method=method, options=options)
+    direct = torchdiffeq.odeint(
+        lambda s, z: _field(s.expand(z.shape[0]), z),
+        y0,
+        times,
+        rtol=1e-6,
+        atol=1e-6,
+        method=method,
+        options=options,
+    )
     np.testing.assert_allclose(sol.outputs, direct.numpy(), rtol=0, atol=1e-12)
     assert np.array_equal(sol.outputs[-1], sol.final)
 
@@ -62,7 +69,7 @@ def test_unknown_method_lists_known_ones() -> None:
 
 def test_the_served_methods_are_the_catalogues() -> None:
     assert set(ALL_METHODS) == set(SERVED_METHODS)
-    assert ALL_METHODS[:len(NATIVE_ADAPTIVE) + len(NATIVE_FIXED)] == (*NATIVE_ADAPTIVE, *NATIVE_FIXED)
+    assert ALL_METHODS[: len(NATIVE_ADAPTIVE) + len(NATIVE_FIXED)] == (*NATIVE_ADAPTIVE, *NATIVE_FIXED)
 
 
 @pytest.mark.parametrize("method", REFUSED_METHODS)

@@ -1,4 +1,4 @@
-"""ModelRunner's numpy encoder and head (or ONNX Runtime's in-graph head) give what the torch network gives."""
+"""ModelRunner's numpy encoder and head (or ONNX Runtime's in-graph head) give what torch gives."""
 
 import numpy as np
 import pytest
@@ -13,8 +13,12 @@ VERSIONS = {
     "node": {"augment_dim": 0},
     "anode": {"augment_dim": 3},
     "image-flatten": {"augment_dim": 2, "input_shape": (1, 3, 3), "classes": 4},
-    "image-conv": {"augment_dim": 1, "input_shape": (1, 4, 4), "classes": 3,
-                   "encoder": ConvEncoderSpec(channels=[2], latent_dim=3)},
+    "image-conv": {
+        "augment_dim": 1,
+        "input_shape": (1, 4, 4),
+        "classes": 3,
+        "encoder": ConvEncoderSpec(channels=[2], latent_dim=3),
+    },
 }
 
 

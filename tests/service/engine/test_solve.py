@@ -47,8 +47,17 @@ def test_each_sample_uses_its_own_tolerance(field: torch.nn.Module, method: str)
     y0 = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     tols = torch.tensor([1e-3, 1e-5, 1e-7, 1e-4], dtype=torch.float64)
     vec = lambda v, dt=torch.float64: torch.full((4,), v, dtype=dt)  # noqa: E731
-    mixed = integrate(_f(field), ADAPTIVE_TABLEAUS[method], y0, 0.0, 1.0, rtol=tols, atol=tols,
-                      step_size=vec(0.02), max_steps=vec(100_000, torch.long))
+    mixed = integrate(
+        _f(field),
+        ADAPTIVE_TABLEAUS[method],
+        y0,
+        0.0,
+        1.0,
+        rtol=tols,
+        atol=tols,
+        step_size=vec(0.02),
+        max_steps=vec(100_000, torch.long),
+    )
     for i, tol in enumerate(tols.tolist()):
         single = solve(_f(field), y0[i : i + 1], (0.0, 1.0), _config(method, tol, 100_000))
         assert mixed.nfe[i] == single.nfe[0]
@@ -62,10 +71,14 @@ def test_agrees_with_torchdiffeq_within_tolerance(field: torch.nn.Module, method
     y0 = torch.randn(16, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     grid = torch.tensor([0.0, 1.0], dtype=torch.float64)
     run = lambda tol, m="dopri5": torchdiffeq.odeint(  # noqa: E731
-        lambda t, z: _f(field)(t.expand(z.shape[0]), z), y0, grid, rtol=tol, atol=tol, method=m)[-1]
+        lambda t, z: _f(field)(t.expand(z.shape[0]), z), y0, grid, rtol=tol, atol=tol, method=m
+    )[-1]
     ref = run(1e-10)
     scaled = lambda y: float(((y - ref).abs() / (tol * (1 + ref.abs()))).max())  # noqa: E731
-    ours, theirs = torch.from_numpy(solve(_f(field), y0, (0.0, 1.0), _config(method, tol)).final), run(tol, method)
+    ours, theirs = (
+        torch.from_numpy(solve(_f(field), y0, (0.0, 1.0), _config(method, tol)).final),
+        run(tol, method),
+    )
     # no worse than torchdiffeq itself at the same requested tolerance (or 10x the tolerance)
     assert scaled(ours) <= max(10.0, 2 * scaled(theirs))
 
@@ -76,7 +89,9 @@ def test_dense_output_matches_reference_and_ends_on_final_state(field: torch.nn.
     times = torch.linspace(0.0, 1.0, 9, dtype=torch.float64)
     sol = solve(_f(field), y0, (0.0, 1.0), _config(method, 1e-7), times)
     plain = solve(_f(field), y0, (0.0, 1.0), _config(method, 1e-7))
-    ref = torchdiffeq.odeint(lambda t, z: _f(field)(t.expand(z.shape[0]), z), y0, times, rtol=1e-10, atol=1e-10)
+    ref = torchdiffeq.odeint(
+        lambda t, z: _f(field)(t.expand(z.shape[0]), z), y0, times, rtol=1e-10, atol=1e-10
+    )
     assert np.array_equal(sol.outputs[0], y0.numpy())
     assert np.array_equal(sol.outputs[-1], sol.final) and np.array_equal(sol.final, plain.final)
     assert np.array_equal(sol.nfe, plain.nfe)
@@ -122,5 +137,10 @@ def test_diverging_field_fails_with_step_limit_not_hang() -> None:
 
 def test_times_outside_interval_rejected(field: torch.nn.Module) -> None:
     with pytest.raises(ValueError, match="inside"):
-        solve(_f(field), torch.zeros(1, 3, dtype=torch.float64), (0.0, 1.0), _config("dopri5"),
-              torch.tensor([0.5, 1.5], dtype=torch.float64))
+        solve(
+            _f(field),
+            torch.zeros(1, 3, dtype=torch.float64),
+            (0.0, 1.0),
+            _config("dopri5"),
+            torch.tensor([0.5, 1.5], dtype=torch.float64),
+        )

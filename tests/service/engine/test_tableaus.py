@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from service.engine.integrate import integrate
 from models_store import METHODS
+from service.engine.integrate import integrate
 from service.engine.tableaus import (
     ADAPTIVE_TABLEAUS,
     EULER,
@@ -30,8 +30,17 @@ def _fixed_error(tab: ButcherTableau, h: float) -> float:
     fixed = ButcherTableau(name=tab.name, order=tab.order, c=tab.c, a=tab.a, b=tab.b)
     y0 = torch.tensor([[1.0, -0.5]], dtype=torch.float64)
     one = lambda v, dt=torch.float64: torch.full((1,), v, dtype=dt)  # noqa: E731
-    sol = integrate(_field, fixed, y0, 0.0, 2.0, rtol=one(1.0), atol=one(1.0), step_size=one(h),
-                    max_steps=one(10_000, torch.long))
+    sol = integrate(
+        _field,
+        fixed,
+        y0,
+        0.0,
+        2.0,
+        rtol=one(1.0),
+        atol=one(1.0),
+        step_size=one(h),
+        max_steps=one(10_000, torch.long),
+    )
     return float(np.abs(sol.final - y0.numpy() * math.exp(math.sin(2.0))).max())
 
 
@@ -69,13 +78,18 @@ def test_every_tableau_is_a_served_catalogue_method_of_its_grid_and_order(name: 
     assert method.served and tab.adaptive == method.adaptive and tab.order == method.order
 
 
-@pytest.mark.parametrize(("tableau", "message"), [
-    (ButcherTableau(name="rk45", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "no such method"),
-    (ButcherTableau(name="explicit_adams", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "refuses"),
-    (ButcherTableau(name="dopri5", order=4, c=RK4.c, a=RK4.a, b=RK4.b),
-     "fixed grid, the catalogue says adaptive"),
-    (ButcherTableau(name="heun3", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "order 4, the catalogue says 3"),
-])
+@pytest.mark.parametrize(
+    ("tableau", "message"),
+    [
+        (ButcherTableau(name="rk45", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "no such method"),
+        (ButcherTableau(name="explicit_adams", order=1, c=EULER.c, a=EULER.a, b=EULER.b), "refuses"),
+        (
+            ButcherTableau(name="dopri5", order=4, c=RK4.c, a=RK4.a, b=RK4.b),
+            "fixed grid, the catalogue says adaptive",
+        ),
+        (ButcherTableau(name="heun3", order=4, c=RK4.c, a=RK4.a, b=RK4.b), "order 4, the catalogue says 3"),
+    ],
+)
 def test_a_tableau_the_catalogue_does_not_back_fails_loudly(tableau: ButcherTableau, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_against_catalogue((tableau,))

@@ -47,12 +47,16 @@ CASES = [  # (path, body, headers): what FastAPI would answer, the fast path mus
     pytest.param(PREDICT, GOOD, JSON, id="latest"),
     pytest.param("/v1/models/moons-node/versions/1/predict", GOOD, JSON, id="version"),
     pytest.param("/v1/models/moons-node/versions/stable/predict", GOOD, JSON, id="alias"),
-    pytest.param("/v1/models/circles-anode/versions/latest/predict",
-                 _body({"inputs": [POINT, [1.0, 2.0]], "solver": {"method": "rk4", "step_size": 0.1}}), JSON,
-                 id="fixed-step-override"),
+    pytest.param(
+        "/v1/models/circles-anode/versions/latest/predict",
+        _body({"inputs": [POINT, [1.0, 2.0]], "solver": {"method": "rk4", "step_size": 0.1}}),
+        JSON,
+        id="fixed-step-override",
+    ),
     pytest.param(PREDICT, _solver(method="bosh3", rtol=1e-6, atol=1e-7), JSON, id="adaptive-override"),
-    pytest.param("/v1/models/digits-anode/predict", _body({"inputs": [[[[3.0] * 8] * 8]]}), JSON,
-                 id="nested-input"),
+    pytest.param(
+        "/v1/models/digits-anode/predict", _body({"inputs": [[[[3.0] * 8] * 8]]}), JSON, id="nested-input"
+    ),
     pytest.param(PREDICT, GOOD, {"content-type": "application/json; charset=utf-8"}, id="json-charset"),
     pytest.param(PREDICT, GOOD, {}, id="no-content-type"),
     pytest.param(PREDICT, GOOD, {"content-type": "text/plain"}, id="text-plain"),
@@ -68,7 +72,9 @@ CASES = [  # (path, body, headers): what FastAPI would answer, the fast path mus
     pytest.param(PREDICT, b'{"inputs": [[1, 2]], "inputs": [[0.5, -0.2]]}', JSON, id="duplicate-key"),
     pytest.param(PREDICT, b'{"inputs": [[1, 100000000000000000000000000000]]}', JSON, id="huge-int"),
     pytest.param(PREDICT, b'{"inputs": [["0.5", true]]}', JSON, id="string-and-bool-numbers"),
-    pytest.param(PREDICT, b'{"inputs": [[0.5, -0.2]], "solver": {"max_steps": 50.0}}', JSON, id="int-as-float"),
+    pytest.param(
+        PREDICT, b'{"inputs": [[0.5, -0.2]], "solver": {"max_steps": 50.0}}', JSON, id="int-as-float"
+    ),
     pytest.param(PREDICT, b'\xef\xbb\xbf{"inputs": [[0.5, -0.2]]}', JSON, id="utf8-bom"),
     pytest.param(PREDICT, b' {"inputs": [[0.5, -0.2]]}\n\n', JSON, id="whitespace"),
     pytest.param(PREDICT, b'{"inputs": [[0.5, -0.2]]} x', JSON, id="trailing-garbage"),
@@ -114,8 +120,14 @@ def store(store_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def _pair(store: Path, **settings: Any) -> Iterator[Servers]:
     """The same app with and without the fast path, each on its own socket."""
     with ExitStack() as stack:
-        yield {fast: stack.enter_context(threaded_server(create_app(
-            Settings(store=store, poll_interval_s=0, fast_path=fast, **settings)))) for fast in (True, False)}
+        yield {
+            fast: stack.enter_context(
+                threaded_server(
+                    create_app(Settings(store=store, poll_interval_s=0, fast_path=fast, **settings))
+                )
+            )
+            for fast in (True, False)
+        }
 
 
 @pytest.fixture(scope="module")
@@ -131,21 +143,28 @@ def keyed_servers(store: Path) -> Iterator[Servers]:
 def _requests_counted(client: httpx.Client) -> dict[tuple[tuple[str, str], ...], float]:
     """odeserve_requests_total by label set, read over HTTP (the scrape itself left out)."""
     text = client.get("/metrics").text
-    return {tuple(sorted(s.labels.items())): s.value for family in text_string_to_metric_families(text)
-            for s in family.samples
-            if s.name == "odeserve_requests_total" and s.labels["endpoint"] != "/metrics"}
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "odeserve_requests_total" and s.labels["endpoint"] != "/metrics"
+    }
 
 
 def _counted_once(before: dict[Any, float], after: dict[Any, float]) -> dict[str, str]:
     """The labels of the one series a request incremented."""
-    grown = {labels: value - before.get(labels, 0) for labels, value in after.items()
-             if value != before.get(labels, 0)}
+    grown = {
+        labels: value - before.get(labels, 0)
+        for labels, value in after.items()
+        if value != before.get(labels, 0)
+    }
     assert list(grown.values()) == [1], grown
     return dict(next(iter(grown)))
 
 
-def _send_to_both(pair: Servers, path: str, body: bytes,
-                  headers: dict[str, str | bytes]) -> tuple[httpx.Response, dict[bool, dict[str, str]]]:
+def _send_to_both(
+    pair: Servers, path: str, body: bytes, headers: dict[str, str | bytes]
+) -> tuple[httpx.Response, dict[bool, dict[str, str]]]:
     """Send one request to both apps; assert the answers agree; return one and each app's labels."""
     answers, labels = {}, {}
     for fast, client in pair.items():
@@ -167,8 +186,9 @@ def _headers(answer: httpx.Response, client: httpx.Client) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path, body, headers", CASES)
-def test_same_answers_and_labels_as_fastapi(servers: Servers, path: str, body: bytes,
-                                            headers: dict[str, str | bytes]) -> None:
+def test_same_answers_and_labels_as_fastapi(
+    servers: Servers, path: str, body: bytes, headers: dict[str, str | bytes]
+) -> None:
     """Byte for byte, on every branch: answered by the fast path, handed to FastAPI, or errors."""
     answer, labels = _send_to_both(servers, path, body, headers)
     assert labels[True] == labels[False]
@@ -177,8 +197,9 @@ def test_same_answers_and_labels_as_fastapi(servers: Servers, path: str, body: b
 
 
 @pytest.mark.parametrize("key, body, status", KEY_CASES)
-def test_same_api_key_checks_as_fastapi(keyed_servers: Servers, key: str | bytes | None, body: bytes,
-                                        status: int | None) -> None:
+def test_same_api_key_checks_as_fastapi(
+    keyed_servers: Servers, key: str | bytes | None, body: bytes, status: int | None
+) -> None:
     """The fast path checks the key where FastAPI's router dependency does, in the same order."""
     headers = {**JSON, **({} if key is None else {"X-API-Key": key})}
     answer, labels = _send_to_both(keyed_servers, PREDICT, body, headers)
@@ -189,18 +210,30 @@ def test_same_api_key_checks_as_fastapi(keyed_servers: Servers, key: str | bytes
         assert answer.headers["www-authenticate"] == "ApiKey header=X-API-Key"
 
 
-@pytest.mark.parametrize("path, endpoint, version", [
-    (PREDICT, "/v1/models/{name}/predict", "2"),
-    ("/v1/models/moons-node/versions/stable/predict", "/v1/models/{name}/versions/{version}/predict", "1"),
-])
-def test_fast_path_requests_are_counted_under_their_route(servers: Servers, path: str, endpoint: str,
-                                                          version: str) -> None:
+@pytest.mark.parametrize(
+    "path, endpoint, version",
+    [
+        (PREDICT, "/v1/models/{name}/predict", "2"),
+        (
+            "/v1/models/moons-node/versions/stable/predict",
+            "/v1/models/{name}/versions/{version}/predict",
+            "1",
+        ),
+    ],
+)
+def test_fast_path_requests_are_counted_under_their_route(
+    servers: Servers, path: str, endpoint: str, version: str
+) -> None:
     """Dashboards keep working: the route template and the version that answered, as FastAPI labels them."""
     client = servers[True]
     before = _requests_counted(client)
     assert client.post(path, json={"inputs": [POINT]}).status_code == 200
     assert _counted_once(before, _requests_counted(client)) == {
-        "model": "moons-node", "version": version, "endpoint": endpoint, "status": "200"}
+        "model": "moons-node",
+        "version": version,
+        "endpoint": endpoint,
+        "status": "200",
+    }
 
 
 class _Inner:
@@ -220,16 +253,36 @@ class _Inner:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _call(app: FastAPI, layer: PredictFastPath, method: str, path: str, body: bytes,
-                content_type: str = "application/json") -> list[Message]:
+async def _call(
+    app: FastAPI,
+    layer: PredictFastPath,
+    method: str,
+    path: str,
+    body: bytes,
+    content_type: str = "application/json",
+) -> list[Message]:
     """One request through ``layer`` as a server would send it (the body in two chunks)."""
-    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-                    "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-                    "query_string": b"", "headers": [(b"content-type", content_type.encode())],
-                    "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80), "app": app, "state": {}}
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", content_type.encode())],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 80),
+        "app": app,
+        "state": {},
+    }
     half = len(body) // 2
-    chunks: list[Message] = [{"type": "http.request", "body": body[:half], "more_body": True},
-                             {"type": "http.request", "body": body[half:], "more_body": False}]
+    chunks: list[Message] = [
+        {"type": "http.request", "body": body[:half], "more_body": True},
+        {"type": "http.request", "body": body[half:], "more_body": False},
+    ]
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -242,8 +295,9 @@ async def _call(app: FastAPI, layer: PredictFastPath, method: str, path: str, bo
     return sent
 
 
-def _through_fast_path(store: Path, method: str, path: str, body: bytes,
-                       content_type: str = "application/json") -> tuple[list[Message], _Inner]:
+def _through_fast_path(
+    store: Path, method: str, path: str, body: bytes, content_type: str = "application/json"
+) -> tuple[list[Message], _Inner]:
     """What one request sent through PredictFastPath over a recording inner app answers, inside
     the lifespan of a real app (whose runtime is what the fast path serves from)."""
     app = create_app(Settings(store=store, poll_interval_s=0))
@@ -251,13 +305,17 @@ def _through_fast_path(store: Path, method: str, path: str, body: bytes,
 
     async def run() -> list[Message]:
         async with app.router.lifespan_context(app):
-            return await _call(app, PredictFastPath(inner, predictions.predict_routes()), method, path, body, content_type)
+            return await _call(
+                app, PredictFastPath(inner, predictions.predict_routes()), method, path, body, content_type
+            )
 
     return asyncio.run(run()), inner
 
 
-@pytest.mark.parametrize("path, status", [
-    (PREDICT, 200), ("/v1/models/moons-node/versions/1/predict", 200), ("/v1/models/nope/predict", 404)])
+@pytest.mark.parametrize(
+    "path, status",
+    [(PREDICT, 200), ("/v1/models/moons-node/versions/1/predict", 200), ("/v1/models/nope/predict", 404)],
+)
 def test_predict_is_answered_without_the_app_below(store: Path, path: str, status: int) -> None:
     """The point of the layer: a predict (good, or an error of ours) never reaches FastAPI."""
     sent, inner = _through_fast_path(store, "POST", path, GOOD)
@@ -267,18 +325,22 @@ def test_predict_is_answered_without_the_app_below(store: Path, path: str, statu
     assert answer["model"] == "moons-node" if status == 200 else answer["error"]["type"] == "model_not_found"
 
 
-@pytest.mark.parametrize("method, path, body, content_type", [
-    pytest.param("GET", "/healthz", b"", "application/json", id="other-route"),
-    pytest.param("GET", PREDICT, b"", "application/json", id="get-predict"),
-    pytest.param("POST", "/v1/models/moons-node/trajectory", GOOD, "application/json", id="trajectory"),
-    pytest.param("POST", PREDICT + "/", GOOD, "application/json", id="trailing-slash"),
-    pytest.param("POST", PREDICT, b'{"inputs": [[0.5, oops', "application/json", id="not-json"),
-    pytest.param("POST", PREDICT, _solver(rtol=2.0), "application/json", id="fails-validation"),
-    pytest.param("POST", PREDICT, GOOD, "text/plain", id="text-plain"),
-    pytest.param("POST", PREDICT, b"", "application/json", id="empty-body"),
-])
-def test_everything_else_reaches_the_app_below_with_its_body(store: Path, method: str, path: str,
-                                                             body: bytes, content_type: str) -> None:
+@pytest.mark.parametrize(
+    "method, path, body, content_type",
+    [
+        pytest.param("GET", "/healthz", b"", "application/json", id="other-route"),
+        pytest.param("GET", PREDICT, b"", "application/json", id="get-predict"),
+        pytest.param("POST", "/v1/models/moons-node/trajectory", GOOD, "application/json", id="trajectory"),
+        pytest.param("POST", PREDICT + "/", GOOD, "application/json", id="trailing-slash"),
+        pytest.param("POST", PREDICT, b'{"inputs": [[0.5, oops', "application/json", id="not-json"),
+        pytest.param("POST", PREDICT, _solver(rtol=2.0), "application/json", id="fails-validation"),
+        pytest.param("POST", PREDICT, GOOD, "text/plain", id="text-plain"),
+        pytest.param("POST", PREDICT, b"", "application/json", id="empty-body"),
+    ],
+)
+def test_everything_else_reaches_the_app_below_with_its_body(
+    store: Path, method: str, path: str, body: bytes, content_type: str
+) -> None:
     """Other routes pass through; bodies FastAPI must word an error about are replayed intact."""
     sent, inner = _through_fast_path(store, method, path, body, content_type)
     assert sent[0]["status"] == 599

@@ -37,8 +37,13 @@ def _answer(loaded: LoadedVersion) -> np.ndarray:
 
 def test_loads_every_version_and_refuses_a_failed_self_test(registry: Registry) -> None:
     states = registry.snapshot.states()
-    assert sorted(states) == ["broken-node/1", "circles-anode/1", "digits-anode/1", "moons-node/1",
-                              "moons-node/2"]
+    assert sorted(states) == [
+        "broken-node/1",
+        "circles-anode/1",
+        "digits-anode/1",
+        "moons-node/1",
+        "moons-node/2",
+    ]
     broken = states["broken-node/1"]
     assert isinstance(broken, FailedVersion) and broken.reason.startswith("golden self-test failed")
     loaded = states["moons-node/1"]
@@ -49,9 +54,12 @@ def test_resolve_by_number_alias_and_latest(registry: Registry) -> None:
     assert registry.resolve("moons-node").version == 2
     assert registry.resolve("moons-node", "stable").version == 1
     assert registry.resolve("moons-node", "1").version == 1
-    for name, ref, error in [("nope", None, ModelNotFound), ("moons-node", "5", VersionNotFound),
-                             ("moons-node", "prod", AliasNotFound),
-                             ("broken-node", None, VersionUnavailable)]:
+    for name, ref, error in [
+        ("nope", None, ModelNotFound),
+        ("moons-node", "5", VersionNotFound),
+        ("moons-node", "prod", AliasNotFound),
+        ("broken-node", None, VersionUnavailable),
+    ]:
         with pytest.raises(error):
             registry.resolve(name, ref)
 
@@ -64,8 +72,9 @@ def test_an_unchanged_store_reuses_every_object(registry: Registry) -> None:
     assert changes.loaded == [] and changes.failed == [] and changes.removed == []
 
 
-def test_new_metadata_with_an_unchanged_digest_keeps_the_runner(registry: Registry,
-                                                                 store: ModelStore) -> None:
+def test_new_metadata_with_an_unchanged_digest_keeps_the_runner(
+    registry: Registry, store: ModelStore
+) -> None:
     old = registry.resolve("moons-node", "1")
     os.utime(store.root / "moons-node" / "1" / WEIGHTS_FILE)
     changes = registry.refresh()

@@ -10,10 +10,10 @@ import pytest
 from models_store import Manifest, OdeClassifier
 from service.engine import ModelRunner, SolverConfig, StepLimitExceeded
 from service.engine.backends import ORT_MAX_BATCH
-from service.scheduling.batcher import BatchedPrediction, DynamicBatcher, QueueFull
 from service.engine.cancel import CancelToken
 from service.engine.config import SampleSettings
 from service.engine.integrate import Solution
+from service.scheduling.batcher import BatchedPrediction, DynamicBatcher, QueueFull
 
 
 @pytest.fixture(scope="module", params=["torch", "onnxruntime"])
@@ -36,7 +36,7 @@ def test_concurrent_requests_share_batches_and_keep_their_answers(runner) -> Non
     answers = asyncio.run(_burst(batcher, runner, jobs))
     batcher.close()
     assert max(a.batch_size for a in answers) > max(len(x) for x, _ in jobs)  # really batched
-    for (x, cfg), answer in zip(jobs, answers):
+    for (x, cfg), answer in zip(jobs, answers, strict=True):
         alone = runner.predict(x, cfg)
         assert answer.prediction.nfe == alone.nfe and answer.prediction.labels == alone.labels
         np.testing.assert_allclose(answer.prediction.probabilities, alone.probabilities, rtol=0, atol=1e-12)
@@ -78,8 +78,9 @@ class _ThreadSpy(ModelRunner):
         super().__init__(*args, **kwargs)
         self.threads: list[str] = []
 
-    def solve_batch(self, inputs: np.ndarray, method: str, settings: SampleSettings,
-                    cancel: CancelToken | None = None) -> tuple[Solution, np.ndarray]:
+    def solve_batch(
+        self, inputs: np.ndarray, method: str, settings: SampleSettings, cancel: CancelToken | None = None
+    ) -> tuple[Solution, np.ndarray]:
         self.threads.append(threading.current_thread().name)
         return super().solve_batch(inputs, method, settings, cancel)
 
@@ -89,34 +90,45 @@ def spies(tiny: tuple[OdeClassifier, Manifest], tiny_onnx: bytes) -> dict[str, _
     return {name: _ThreadSpy(*tiny, tiny_onnx, backend=name) for name in ("torch", "onnxruntime")}
 
 
-async def _solved_on(batcher: DynamicBatcher, spy: _ThreadSpy,
-                     jobs: list[tuple[np.ndarray, SolverConfig]]) -> tuple[str, list[BatchedPrediction]]:
+async def _solved_on(
+    batcher: DynamicBatcher, spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]]
+) -> tuple[str, list[BatchedPrediction]]:
     """The event loop's thread, and the answers to ``jobs`` sent at once."""
     spy.threads.clear()
     answers = await asyncio.gather(*(batcher.predict(spy, x, cfg) for x, cfg in jobs))
     return threading.current_thread().name, answers
 
 
-def _check_answers(spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]],
-                   answers: list[BatchedPrediction]) -> None:
-    for (x, cfg), answer in zip(jobs, answers):
+def _check_answers(
+    spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]], answers: list[BatchedPrediction]
+) -> None:
+    for (x, cfg), answer in zip(jobs, answers, strict=True):
         alone = spy.predict(x, cfg)
         assert answer.prediction.nfe == alone.nfe and answer.prediction.labels == alone.labels
         np.testing.assert_allclose(answer.prediction.probabilities, alone.probabilities, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend, inline_max_steps, method, max_steps, samples, inline", [
-    ("onnxruntime", 1000, "dopri5", 1000, 1, True),  # the budget may equal the limit
-    ("onnxruntime", 1000, "rk4", 20, ORT_MAX_BATCH, True),  # fixed steps, the largest graph batch
-    ("onnxruntime", 1000, "dopri5", 1001, 1, False),  # a budget over the limit: a stall could be long
-    ("onnxruntime", 0, "dopri5", 20, 1, False),  # 0 turns inline solves off
-    ("onnxruntime", 1000, "dopri5", 1000, ORT_MAX_BATCH + 1, False),  # torch solves large batches
-    ("onnxruntime", 1000, "dopri8", 1000, 1, False),  # torchdiffeq's methods are Python loops
-    ("torch", 1000, "dopri5", 20, 1, False),  # so are the torch backend's
-])
-def test_small_compiled_solves_run_on_the_event_loop(spies: dict[str, _ThreadSpy], backend: str,
-                                                     inline_max_steps: int, method: str, max_steps: int,
-                                                     samples: int, inline: bool) -> None:
+@pytest.mark.parametrize(
+    "backend, inline_max_steps, method, max_steps, samples, inline",
+    [
+        ("onnxruntime", 1000, "dopri5", 1000, 1, True),  # the budget may equal the limit
+        ("onnxruntime", 1000, "rk4", 20, ORT_MAX_BATCH, True),  # fixed steps, the largest graph batch
+        ("onnxruntime", 1000, "dopri5", 1001, 1, False),  # a budget over the limit: a stall could be long
+        ("onnxruntime", 0, "dopri5", 20, 1, False),  # 0 turns inline solves off
+        ("onnxruntime", 1000, "dopri5", 1000, ORT_MAX_BATCH + 1, False),  # torch solves large batches
+        ("onnxruntime", 1000, "dopri8", 1000, 1, False),  # torchdiffeq's methods are Python loops
+        ("torch", 1000, "dopri5", 20, 1, False),  # so are the torch backend's
+    ],
+)
+def test_small_compiled_solves_run_on_the_event_loop(
+    spies: dict[str, _ThreadSpy],
+    backend: str,
+    inline_max_steps: int,
+    method: str,
+    max_steps: int,
+    samples: int,
+    inline: bool,
+) -> None:
     """Only a compiled graph with a bounded step budget may hold the event loop; the rest goes to
     the solver thread. Either way the answer is the one the runner gives alone."""
     spy = spies[backend]
@@ -135,13 +147,16 @@ def test_small_compiled_solves_run_on_the_event_loop(spies: dict[str, _ThreadSpy
 
 
 @pytest.mark.parametrize("other_budget, inline", [(500, True), (2000, False)])
-def test_the_largest_budget_in_a_batch_decides_where_it_runs(spies: dict[str, _ThreadSpy], other_budget: int,
-                                                             inline: bool) -> None:
+def test_the_largest_budget_in_a_batch_decides_where_it_runs(
+    spies: dict[str, _ThreadSpy], other_budget: int, inline: bool
+) -> None:
     """Batchmates with their own budgets share one solve; one budget over the limit sends it to the thread."""
     spy = spies["onnxruntime"]
     rng = np.random.default_rng(5)
-    jobs = [(rng.normal(size=(2, 2)), _cfg(1e-4, max_steps=20)),
-            (rng.normal(size=(3, 2)), _cfg(1e-7, max_steps=other_budget))]
+    jobs = [
+        (rng.normal(size=(2, 2)), _cfg(1e-4, max_steps=20)),
+        (rng.normal(size=(3, 2)), _cfg(1e-7, max_steps=other_budget)),
+    ]
     batcher = DynamicBatcher(max_batch_size=64, max_delay_s=0.01, inline_max_steps=1000)
     loop_thread, answers = asyncio.run(_solved_on(batcher, spy, jobs))
     batcher.close()

@@ -12,12 +12,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from service_process import ServiceProcess, service_process
 
-from service.telemetry.logs import JsonFormatter, log_config
 from service.http.request_log import accept_request_id
+from service.telemetry.logs import JsonFormatter, log_config
 
 PREDICT = "/v1/models/moons-node/predict"
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -43,20 +42,28 @@ def _access_record(server: ServiceProcess, request_id: str) -> dict:
 
 
 def test_one_json_line_per_request_with_model_version_nfe_and_latency(server: ServiceProcess) -> None:
-    r = server.client.post(PREDICT, json={"inputs": [[0.5, -0.25], [1.0, 0.3]]},
-                           headers={"X-Request-ID": "client-42"})
+    r = server.client.post(
+        PREDICT, json={"inputs": [[0.5, -0.25], [1.0, 0.3]]}, headers={"X-Request-ID": "client-42"}
+    )
     assert r.status_code == 200 and r.headers["x-request-id"] == "client-42"
     record = _access_record(server, "client-42")
     assert record["logger"] == "service.access" and record["level"] == "info"
     assert {k: record[k] for k in ("method", "path", "status", "model", "version", "samples")} == {
-        "method": "POST", "path": "/v1/models/{name}/predict", "status": 200, "model": "moons-node",
-        "version": "2", "samples": 2}
+        "method": "POST",
+        "path": "/v1/models/{name}/predict",
+        "status": 200,
+        "model": "moons-node",
+        "version": "2",
+        "samples": 2,
+    }
     assert record["nfe"] == sum(r.json()["nfe"]) and record["latency_ms"] > 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", record["ts"])
 
 
 def test_trajectories_and_errors_are_logged_too(server: ServiceProcess) -> None:
-    r = server.client.post("/v1/models/moons-node/trajectory", json={"inputs": [[0.5, -0.25]], "num_points": 3})
+    r = server.client.post(
+        "/v1/models/moons-node/trajectory", json={"inputs": [[0.5, -0.25]], "num_points": 3}
+    )
     record = _access_record(server, r.headers["x-request-id"])
     assert record["path"] == "/v1/models/{name}/trajectory" and record["nfe"] == sum(r.json()["nfe"])
     missing = server.client.get("/v1/models/no-such-model")
@@ -73,7 +80,7 @@ def test_the_raw_path_of_an_unmatched_request_is_not_logged(server: ServiceProce
 
 @pytest.mark.parametrize("given", ["has spaces", "x" * 129, "caf\u00e9", "tab\there", ""])
 def test_an_unsafe_request_id_is_replaced(server: ServiceProcess, given: str) -> None:
-    headers = [("X-Request-ID".encode(), given.encode("latin-1"))]
+    headers = [(b"X-Request-ID", given.encode("latin-1"))]
     r = server.client.get("/healthz", headers=headers)
     assert HEX_ID.fullmatch(r.headers["x-request-id"])
     _access_record(server, r.headers["x-request-id"])
@@ -102,14 +109,20 @@ def test_json_formatter_writes_fields_and_exceptions_on_one_line() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("service.x", logging.ERROR, __file__, 1, "failed %s", ("here",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "service.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info()
+        )
     record.fields = {"status": 500}
     record.request_id = "rid"
     line = JsonFormatter().format(record)
     assert "\n" not in line
     out = json.loads(line)
-    assert (out["message"], out["status"], out["request_id"], out["level"]) == ("failed here", 500, "rid", "error")
+    assert (out["message"], out["status"], out["request_id"], out["level"]) == (
+        "failed here",
+        500,
+        "rid",
+        "error",
+    )
     assert "ValueError: boom" in out["exception"]
 
 
@@ -126,7 +139,9 @@ def test_text_format_writes_one_access_line_per_request(store_template: Path, tm
     """uvicorn's access formatter once met our access records: a '--- Logging error ---' traceback
     per request and no access line at all."""
     shutil.copytree(store_template, tmp_path / "store")
-    with service_process(tmp_path / "store", tmp_path / "service.log", args=("--log-format", "text")) as server:
+    with service_process(
+        tmp_path / "store", tmp_path / "service.log", args=("--log-format", "text")
+    ) as server:
         r = server.client.post(PREDICT, json={"inputs": [[0.0, 0.9]]}, headers={"X-Request-ID": "text-1"})
         assert r.status_code == 200
         deadline = time.monotonic() + 10

@@ -1,4 +1,4 @@
-"""service.telemetry.metrics: values read back from an injected registry; multiprocess mode in subprocesses."""
+"""service.telemetry.metrics: values read back from an injected registry; multiprocess mode too."""
 
 from __future__ import annotations
 
@@ -8,21 +8,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
+from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-import anyio
-import httpx
-from fastapi import FastAPI, Request
-
-from service.telemetry.multiprocess import MULTIPROC_ENV, mark_worker_dead, prepare_multiprocess_dir
-
-from service.telemetry.labels import UNMATCHED, label_served
-
-from service.telemetry.metrics import Metrics, ServedVersion
-
 from service.http.request_metrics import MetricsMiddleware
+from service.telemetry.labels import UNMATCHED, label_served
+from service.telemetry.metrics import Metrics, ServedVersion
+from service.telemetry.multiprocess import MULTIPROC_ENV, mark_worker_dead, prepare_multiprocess_dir
 
 MOONS = ServedVersion("moons", "1", "node", "dopri5", 26.0)
 CIRCLES = ServedVersion("circles", "2", "anode", "dopri5", 32.5)
@@ -56,16 +52,26 @@ def test_observe_request_counts_and_times(metrics: Metrics, registry: CollectorR
     assert registry.get_sample_value("odeserve_request_duration_seconds_count", ok) == 2
     assert registry.get_sample_value("odeserve_request_duration_seconds_sum", ok) == pytest.approx(0.203)
     assert registry.get_sample_value("odeserve_request_duration_seconds_bucket", {**ok, "le": "0.005"}) == 1
-    assert registry.get_sample_value(
-        "odeserve_requests_total", {**ok, "model": "", "version": "", "status": "404"}
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "odeserve_requests_total", {**ok, "model": "", "version": "", "status": "404"}
+        )
+        == 1
+    )
 
 
 def test_observe_solve_records_samples_steps_batch_and_wait(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
-    metrics.observe_solve("moons", "1", "dopri5", nfe=[26, 32, 200], accepted=[4, 5, 30],
-                          rejected=[0, 0, 3], queue_waits=[0.002])
+    metrics.observe_solve(
+        "moons",
+        "1",
+        "dopri5",
+        nfe=[26, 32, 200],
+        accepted=[4, 5, 30],
+        rejected=[0, 0, 3],
+        queue_waits=[0.002],
+    )
 
     solve = {"model": "moons", "version": "1", "method": "dopri5"}
     value = registry.get_sample_value
@@ -82,8 +88,9 @@ def test_observe_solve_leaves_unknown_step_counts_uncounted(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """torchdiffeq's answers carry None for their steps: counted as 0 they would read as "no steps"."""
-    metrics.observe_solve("moons", "1", "dopri8", nfe=[80, 80], accepted=None, rejected=None,
-                          queue_waits=[0.0])
+    metrics.observe_solve(
+        "moons", "1", "dopri8", nfe=[80, 80], accepted=None, rejected=None, queue_waits=[0.0]
+    )
     solve = {"model": "moons", "version": "1", "method": "dopri8"}
     assert registry.get_sample_value("odeserve_sample_nfe_count", solve) == 2
     assert registry.get_sample_value("odeserve_solver_steps_total", {**solve, "outcome": "accepted"}) == 0
@@ -91,8 +98,9 @@ def test_observe_solve_leaves_unknown_step_counts_uncounted(
 
 def test_observe_solve_rejects_lists_of_different_lengths(metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="one entry per sample"):
-        metrics.observe_solve("moons", "1", "dopri5", nfe=[26, 32], accepted=[4], rejected=[0, 0],
-                              queue_waits=[])
+        metrics.observe_solve(
+            "moons", "1", "dopri5", nfe=[26, 32], accepted=[4], rejected=[0, 0], queue_waits=[]
+        )
 
 
 def test_track_in_flight_counts_while_inside_even_on_error(
@@ -135,8 +143,12 @@ def test_names_follow_prometheus_conventions(metrics: Metrics, registry: Collect
     families = {family.name: family.type for family in registry.collect()}
     assert all(name.startswith("odeserve_") for name in families)
     counters = [n for n, t in families.items() if t == "counter"]
-    assert sorted(counters) == ["odeserve_model_load_failures", "odeserve_requests", "odeserve_solver_steps",
-                               "odeserve_store_errors"]
+    assert sorted(counters) == [
+        "odeserve_model_load_failures",
+        "odeserve_requests",
+        "odeserve_solver_steps",
+        "odeserve_store_errors",
+    ]
     assert "odeserve_request_duration_seconds" in families and "odeserve_queue_wait_seconds" in families
 
 
@@ -158,6 +170,7 @@ def test_render_single_process_is_parseable_text(metrics: Metrics) -> None:
 
 
 # --- the middleware ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def app(metrics: Metrics, registry: CollectorRegistry) -> FastAPI:
@@ -204,6 +217,7 @@ def test_middleware_counts_unmatched_paths_and_errors(app: FastAPI, registry: Co
 
 
 # --- multiprocess mode -------------------------------------------------------------------------
+
 
 def test_prepare_multiprocess_dir_cleans_stale_files_and_sets_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -275,7 +289,8 @@ def _collect(env: dict[str, str]) -> dict[tuple[str, tuple[tuple[str, str], ...]
     out, _ = _python(COLLECTOR, env, stdout=subprocess.PIPE).communicate(timeout=60)
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(out) for s in family.samples
+        for family in text_string_to_metric_families(out)
+        for s in family.samples
     }
 
 
@@ -286,8 +301,12 @@ def test_multiprocess_two_workers_are_summed_and_dead_workers_drop_out(tmp_path:
         assert worker.stdout.readline().strip() == "ready"
 
     live = _collect(env)
-    predict = (("endpoint", "/v1/models/{name}/predict"), ("model", "moons"), ("status", "200"),
-               ("version", "1"))
+    predict = (
+        ("endpoint", "/v1/models/{name}/predict"),
+        ("model", "moons"),
+        ("status", "200"),
+        ("version", "1"),
+    )
     solve = (("method", "dopri5"), ("model", "moons"), ("version", "1"))
     info = (("family", "node"), ("method", "dopri5"), ("model", "moons"), ("version", "1"))
     assert live["odeserve_requests_total", predict] == 8
