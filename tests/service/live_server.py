@@ -29,25 +29,8 @@ def live_server(
 ) -> Iterator[httpx.Client]:
     """Start the service on ``store``; yield a client bound to it; stop it (SIGTERM) afterwards."""
     port = free_port()
-    full_env = {
-        **os.environ,
-        "ODESERVE_ADMIN_API_KEY": ADMIN_KEY,
-        "ODESERVE_TORCH_THREADS": "1",
-        **(env or {}),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "service",
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-        "--poll-interval",
-        str(poll_interval),
-        "--log-level",
-        "warning",
-    ]
+    cmd = service_command(port, store, poll_interval, "--log-level", "warning")
+    full_env = service_env(env)
     proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     try:
@@ -56,6 +39,17 @@ def live_server(
     finally:
         client.close()
         stop(proc)
+
+
+def service_command(port: int, store: Path, poll_interval: float, *args: str) -> list[str]:
+    """``python -m service`` on ``port`` serving ``store``, as the tests start it."""
+    return [sys.executable, "-m", "service", "--port", str(port), "--store", str(store),
+            "--poll-interval", str(poll_interval), *args]  # fmt: skip
+
+
+def service_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment, the admin key the tests use, one torch thread, then ``env``."""
+    return {**os.environ, "ODESERVE_ADMIN_API_KEY": ADMIN_KEY, "ODESERVE_TORCH_THREADS": "1", **(env or {})}
 
 
 def stop(proc: subprocess.Popen[bytes], grace_s: float = 30) -> None:

@@ -4,9 +4,7 @@ log lines); :mod:`live_server` is the simpler helper when only HTTP matters."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from live_server import ADMIN_KEY, REPO, _wait_until_up, free_port, stop
+from live_server import REPO, _wait_until_up, free_port, service_command, service_env, stop
 
 
 @dataclass
@@ -49,24 +47,8 @@ def service_process(
 ) -> Iterator[ServiceProcess]:
     """Start the service on ``store`` logging to ``log_path``; SIGTERM (then SIGKILL) when done."""
     port = free_port()
-    full_env = {
-        **os.environ,
-        "ODESERVE_ADMIN_API_KEY": ADMIN_KEY,
-        "ODESERVE_TORCH_THREADS": "1",
-        **(env or {}),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "service",
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-        "--poll-interval",
-        str(poll_interval),
-        *args,
-    ]
+    cmd = service_command(port, store, poll_interval, *args)
+    full_env = service_env(env)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
