@@ -110,7 +110,8 @@ class ConvEncoder(nn.Module):
         self.proj = nn.Linear(channels * height * width, spec.latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.convs(x).flatten(1))
+        latent: torch.Tensor = self.proj(self.convs(x).flatten(1))  # torch types Module calls as Any
+        return latent
 
 
 class FlattenEncoder(nn.Module):
@@ -150,7 +151,8 @@ class ODEField(nn.Module):
         if self.time_input:
             tt = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1, 1)
             z = torch.cat([tt.expand(z.shape[0], 1), z], dim=1)
-        return self.net(z)
+        dz: torch.Tensor = self.net(z)  # torch types Module calls as Any
+        return dz
 
 
 class OdeClassifier(nn.Module):
@@ -169,7 +171,8 @@ class OdeClassifier(nn.Module):
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """z(0) for a batch of inputs shaped [B, *input_shape]."""
-        return self.augmenter(self.encoder(x))
+        z0: torch.Tensor = self.augmenter(self.encoder(x))  # torch types Module calls as Any
+        return z0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Alias of :meth:`initial_state`; logits need a solve, done by the caller."""

@@ -7,7 +7,7 @@ It is the contract between training (which writes it) and the service (which rea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -15,7 +15,7 @@ from .architecture import ArchitectureSpec
 from .methods import SERVED_METHODS, served_method
 from .naming import NAME_PATTERN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MANIFEST_FILE = "manifest.json"
 MANIFEST_DIGEST_FILE = "manifest.sha256"
 WEIGHTS_FILE = "weights.safetensors"

@@ -22,6 +22,15 @@ def validate_name(name: str, what: str = "model name") -> str:
     return name
 
 
+def is_valid_name(name: str) -> bool:
+    """True if ``name`` is a valid model or alias name (see :func:`validate_name`)."""
+    try:
+        validate_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
 def validate_alias(alias: str) -> str:
     """An alias is a name that cannot be mistaken for a version number."""
     validate_name(alias, "alias")

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypedDict
 
 import uvicorn
 from pydantic import ValidationError
@@ -73,16 +74,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
     prepare_multiprocess_dir(None, settings.workers)
-    options = dict(
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, settings.log_format),
-        access_log=False,  # service.access logs every request, with its request id
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1,
-    )
+    options: _UvicornOptions = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "access_log": False,  # service.access logs every request, with its request id
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout_s) + 1,
+    }
     if settings.workers > 1:  # uvicorn's supervisor: exits 0 after stopping its workers on SIGTERM
         uvicorn.run(APP, **options)
     else:
@@ -90,6 +91,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 APP = "service.app:create_app"
+
+
+class _UvicornOptions(TypedDict):
+    """The keywords given to both ``uvicorn.run`` and ``uvicorn.Config``."""
+
+    factory: bool
+    host: str
+    port: int
+    workers: int
+    log_level: str
+    log_config: dict[str, Any]
+    access_log: bool
+    timeout_graceful_shutdown: int
 
 
 class _Server(uvicorn.Server):

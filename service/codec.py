@@ -67,9 +67,9 @@ def decode_solver(request: SolverRequest | None, manifest: Manifest, limits: Set
         d = manifest.default_solver
         return SolverConfig(d.method, d.rtol, d.atol, d.step_size, min(d.max_steps, limits.max_steps_cap))
     given = request.model_dump(exclude_none=True)
-    errors = [_tolerance_error(k, given[k], limits) for k in ("rtol", "atol") if k in given]
+    found = [_tolerance_error(k, given[k], limits) for k in ("rtol", "atol") if k in given]
     if given.get("max_steps", 0) > limits.max_steps_cap:
-        errors.append(
+        found.append(
             _error(
                 "max_steps",
                 given["max_steps"],
@@ -77,7 +77,7 @@ def decode_solver(request: SolverRequest | None, manifest: Manifest, limits: Set
                 f"max_steps may be at most {limits.max_steps_cap} on this server",
             )
         )
-    errors = [e for e in errors if e is not None]
+    errors = [e for e in found if e is not None]
     if errors:
         raise RequestValidationFailed(f"solver settings out of bounds: {errors[0]['msg']}", errors)
     given.setdefault("max_steps", min(manifest.default_solver.max_steps, limits.max_steps_cap))

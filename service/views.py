@@ -75,7 +75,10 @@ def manifest_summary(manifest: Manifest) -> ManifestSummary:
     training = None
     if record is not None:
         training = TrainingSummary(
-            dataset=record.dataset, epochs=record.epochs, metrics=dict(record.metrics), nfe=record.nfe
+            dataset=record.dataset,
+            epochs=record.epochs,
+            metrics={split: m for split, m in record.metrics.items()},  # str keys: dict() keeps the Literal
+            nfe=record.nfe,
         )
     return ManifestSummary(
         family=manifest.family,
@@ -112,5 +115,5 @@ def _version_summary(model: ModelState, state: VersionState) -> VersionSummary:
         reason=state.reason,
         aliases=model.aliases_of(state.version),
         created_at=manifest.created_at if manifest else None,
-        metrics=dict(training.metrics) if training else None,
+        metrics={split: m for split, m in training.metrics.items()} if training else None,
     )

@@ -43,55 +43,77 @@ class TrainConfig(BaseModel):
     """What to train, how, and under which name it is published."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Defaults are passed as ``default=``: type checkers read only that keyword as a field default.
 
-    name: str | None = Field(None, description="model name in the store; default '<dataset>-<node|anode>'")
-    dataset: DatasetName = Field(
-        "moons", description="built-in dataset, or your own file (csv, npz) given by --data"
+    name: str | None = Field(
+        default=None, description="model name in the store; default '<dataset>-<node|anode>'"
     )
-    data: Path | None = Field(None, description="path of the CSV or NPZ file (datasets csv and npz)")
-    label_column: str = Field("label", min_length=1, description="the CSV column holding the class label")
-    samples: int = Field(1000, ge=10, le=1_000_000, description="number of points of a toy dataset")
+    dataset: DatasetName = Field(
+        default="moons", description="built-in dataset, or your own file (csv, npz) given by --data"
+    )
+    data: Path | None = Field(default=None, description="path of the CSV or NPZ file (datasets csv and npz)")
+    label_column: str = Field(
+        default="label", min_length=1, description="the CSV column holding the class label"
+    )
+    samples: int = Field(default=1000, ge=10, le=1_000_000, description="number of points of a toy dataset")
     noise: float | None = Field(
-        None, ge=0, le=10, description="noise of a toy dataset; default 0.1 moons, 0.05 circles and spirals"
+        default=None,
+        ge=0,
+        le=10,
+        description="noise of a toy dataset; default 0.1 moons, 0.05 circles and spirals",
     )
     seed: int = Field(
-        0, ge=0, le=2**32 - 1, description="seed of the data, the split, the init and the batches"
+        default=0, ge=0, le=2**32 - 1, description="seed of the data, the split, the init and the batches"
     )
     encoder: Literal["flatten", "conv"] = Field(
-        "flatten", description="flatten: the input is z(0); conv: a conv downsampler (image inputs)"
+        default="flatten", description="flatten: the input is z(0); conv: a conv downsampler (image inputs)"
     )
     conv_channels: list[Width] = Field(
-        [8, 16], min_length=1, max_length=6, description="conv encoder channels"
+        default=[8, 16], min_length=1, max_length=6, description="conv encoder channels"
     )
-    latent_dim: Width = Field(16, description="conv encoder output size, before augmentation")
-    augment_dim: int = Field(0, ge=0, le=1024, description="zeros appended to z(0); >= 1 makes an ANODE")
-    hidden: list[Width] = Field([64], min_length=1, max_length=8, description="hidden widths of the field f")
-    activation: Activation = Field("tanh", description="activation of the field f")
-    time_input: bool = Field(False, description="feed t to the field f (non-autonomous ODE)")
-    epochs: int = Field(20, ge=1, le=100_000, description="passes over the training split")
-    batch_size: int = Field(64, ge=1, le=1_000_000, description="samples per optimiser step")
-    lr: Positive = Field(3e-3, le=10, description="Adam learning rate")
+    latent_dim: Width = Field(default=16, description="conv encoder output size, before augmentation")
+    augment_dim: int = Field(
+        default=0, ge=0, le=1024, description="zeros appended to z(0); >= 1 makes an ANODE"
+    )
+    hidden: list[Width] = Field(
+        default=[64], min_length=1, max_length=8, description="hidden widths of the field f"
+    )
+    activation: Activation = Field(default="tanh", description="activation of the field f")
+    time_input: bool = Field(default=False, description="feed t to the field f (non-autonomous ODE)")
+    epochs: int = Field(default=20, ge=1, le=100_000, description="passes over the training split")
+    batch_size: int = Field(default=64, ge=1, le=1_000_000, description="samples per optimiser step")
+    lr: Positive = Field(default=3e-3, le=10, description="Adam learning rate")
     weight_decay: float = Field(
-        0.0, ge=0, le=10, allow_inf_nan=False, description="decoupled weight decay (AdamW); 0 is plain Adam"
+        default=0.0,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="decoupled weight decay (AdamW); 0 is plain Adam",
     )
     schedule: Literal["constant", "cosine"] = Field(
-        "cosine", description="learning-rate schedule over the epochs"
+        default="cosine", description="learning-rate schedule over the epochs"
     )
-    method: Method = Field("dopri5", description="torchdiffeq method used while training")
-    rtol: Positive = Field(1e-3, description="relative tolerance while training (adaptive methods)")
-    atol: Positive = Field(1e-3, description="absolute tolerance while training (adaptive methods)")
-    step_size: Positive = Field(0.05, le=1, description="step size while training (fixed-grid methods)")
-    adjoint: bool = Field(False, description="backpropagate with the adjoint method (O(1) memory, more NFE)")
+    method: Method = Field(default="dopri5", description="torchdiffeq method used while training")
+    rtol: Positive = Field(default=1e-3, description="relative tolerance while training (adaptive methods)")
+    atol: Positive = Field(default=1e-3, description="absolute tolerance while training (adaptive methods)")
+    step_size: Positive = Field(
+        default=0.05, le=1, description="step size while training (fixed-grid methods)"
+    )
+    adjoint: bool = Field(
+        default=False, description="backpropagate with the adjoint method (O(1) memory, more NFE)"
+    )
     kinetic_energy: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         allow_inf_nan=False,
         description="weight of the kinetic-energy penalty, integral of ||f||^2 dt",
     )
-    serve_method: Method = Field("dopri5", description="the default serving method written in the manifest")
-    serve_rtol: Positive = Field(1e-4, description="the default serving relative tolerance")
-    serve_atol: Positive = Field(1e-4, description="the default serving absolute tolerance")
-    description: str = Field("", max_length=500, description="free text stored in the manifest")
+    serve_method: Method = Field(
+        default="dopri5", description="the default serving method written in the manifest"
+    )
+    serve_rtol: Positive = Field(default=1e-4, description="the default serving relative tolerance")
+    serve_atol: Positive = Field(default=1e-4, description="the default serving absolute tolerance")
+    description: str = Field(default="", max_length=500, description="free text stored in the manifest")
 
     @field_validator("name")
     @classmethod

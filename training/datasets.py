@@ -106,8 +106,10 @@ DATASETS: tuple[str, ...] = get_args(DatasetName)
 
 
 def _toy(name: str, params: Params, seed: int) -> Dataset:
-    samples, noise = int(params["samples"]), float(params["noise"])
-    x, y = TOY_GENERATORS[name](samples, noise, np.random.default_rng([seed, _DATA_STREAM]))
+    samples, noise = params["samples"], params["noise"]
+    if samples is None or noise is None:
+        raise DataError(f"dataset {name} needs samples and noise, got {samples!r} and {noise!r}")
+    x, y = TOY_GENERATORS[name](int(samples), float(noise), np.random.default_rng([seed, _DATA_STREAM]))
     return Dataset(x.astype(np.float32), y.astype(np.int64), ["0", "1"], ["x", "y"])
 
 

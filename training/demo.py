@@ -13,16 +13,28 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
+from typing import TypedDict
 
 from rich.console import Console
 
 from models_store import Manifest, ModelStore
 
 from .config import TrainConfig
+from .datasets import DatasetName
 from .errors import DemoError
 from .pipeline import train_and_publish
 
-_CIRCLES = {"dataset": "circles", "samples": 1000, "epochs": 150, "lr": 1e-2}
+
+class _SharedOptions(TypedDict):
+    """The TrainConfig options both circles models share: only their architectures differ."""
+
+    dataset: DatasetName
+    samples: int
+    epochs: int
+    lr: float
+
+
+_CIRCLES: _SharedOptions = {"dataset": "circles", "samples": 1000, "epochs": 150, "lr": 1e-2}
 DEMO_MODELS: dict[str, TrainConfig] = {
     config.model_name: config
     for config in (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Literal
 
 import torch
 
@@ -32,6 +33,7 @@ from .golden import make_golden
 from .onnx_programs import export_programs
 from .trainer import TrainResult
 
+_SPLITS: tuple[Literal["train", "val", "test"], ...] = ("train", "val", "test")
 _LIBRARIES = ("torch", "torchdiffeq", "onnx", "onnxruntime", "numpy", "safetensors", "scikit-learn")
 
 
@@ -44,9 +46,7 @@ def training_record(config: TrainConfig, splits: Splits, result: TrainResult) ->
     """How the version was made and how it scores on every split at the serving solver."""
     solver = config.serving_solver()
     network = result.network
-    metrics = {
-        part: split_metrics(network, getattr(splits, part), solver) for part in ("train", "val", "test")
-    }
+    metrics = {part: split_metrics(network, getattr(splits, part), solver) for part in _SPLITS}
     _, nfe = solve_each(network, torch.from_numpy(splits.test.x), solver)
     return TrainingRecord(
         dataset=config.dataset,

@@ -57,6 +57,8 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], inputs: list[str]
             dynamic_shapes=tuple({0: batch} for _ in args),
             verbose=False,
         )
+    if program is None:  # torch.onnx.export returns None only from the legacy (dynamo=False) exporter
+        raise ExportError("torch.onnx.export returned no program")
     return program.model_proto.SerializeToString()
 
 

@@ -132,7 +132,8 @@ def _epoch(
     objective: _Objective, optimiser: torch.optim.Optimizer, batches: Iterator
 ) -> tuple[float, float, float]:
     """One pass; returns mean loss, accuracy and forward NFE per batch."""
-    total_loss = correct = seen = nfe = steps = 0
+    total_loss = 0.0
+    correct = seen = nfe = steps = 0
     for x, y in batches:
         loss, logits, calls = objective(x, y)
         optimiser.zero_grad()

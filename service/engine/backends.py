@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import numpy as np
 import onnx
@@ -172,13 +172,15 @@ class OnnxRuntimeBackend(Backend):
         self, session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None
     ) -> list[np.ndarray]:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
+        # The outputs are named: ORT would list the names again on every run. onnxruntime ships no
+        # type information; its run() returns one numpy array per output named, as cast below.
         if cancel is None:
-            return session.run(self._outputs, feed)  # named: ORT would list the names again on every run
+            return cast("list[np.ndarray]", session.run(self._outputs, feed))
         options = ort.RunOptions()
         options.log_severity_level = 4  # a terminated run is expected here, not an error to print
         with cancel.hook(lambda: setattr(options, "terminate", True)):
             try:
-                return session.run(self._outputs, feed, options)
+                return cast("list[np.ndarray]", session.run(self._outputs, feed, options))
             except _ORT.Fail:
                 if cancel.cancelled:
                     raise Cancelled() from None

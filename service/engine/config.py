@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -82,6 +83,7 @@ class SampleSettings:
     def stack(cls, parts: list[tuple[SolverConfig, int]]) -> SampleSettings:
         """Concatenate the settings of several requests, ``n`` samples each."""
         counts = [n for _, n in parts]
+        col: Callable[[str, type[np.generic]], np.ndarray]  # (attribute, dtype) -> the [B] column
         if len(parts) == 1:  # one request (or a uniform batch): no repeat needed (hot path)
             col = lambda attr, dtype: np.full(counts[0], getattr(parts[0][0], attr), dtype=dtype)  # noqa: E731
         else:

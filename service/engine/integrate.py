@@ -6,7 +6,7 @@ the first stage is obtained and in how a step is judged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,8 +47,14 @@ class _Out:
 
     def solution(self) -> Solution:
         """The finished results as numpy (CPU tensors: no copy)."""
-        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Solution(**{k: None if v is None else v.detach().numpy() for k, v in arrays.items()})
+        return Solution(
+            final=self.final.detach().numpy(),
+            outputs=None if self.outputs is None else self.outputs.detach().numpy(),
+            nfe=self.nfe.detach().numpy(),
+            accepted=self.accepted.detach().numpy(),
+            rejected=self.rejected.detach().numpy(),
+            failed=self.failed.detach().numpy(),
+        )
 
 
 @dataclass
@@ -69,7 +75,20 @@ class _Work:
     next_out: torch.Tensor
 
     def keep(self, mask: torch.Tensor) -> _Work:
-        return _Work(**{k: (None if v is None else v[mask]) for k, v in vars(self).items()})
+        return _Work(
+            rows=self.rows[mask],
+            t=self.t[mask],
+            h=self.h[mask],
+            y=self.y[mask],
+            f0=None if self.f0 is None else self.f0[mask],
+            rtol=self.rtol[mask],
+            atol=self.atol[mask],
+            max_steps=self.max_steps[mask],
+            nfe=self.nfe[mask],
+            accepted=self.accepted[mask],
+            rejected=self.rejected[mask],
+            next_out=self.next_out[mask],
+        )
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
@@ -146,6 +165,7 @@ def integrate(
         next_out=zeros.clone(),
     )
     if times is not None:
+        assert sol.outputs is not None  # allocated above whenever times are asked for
         at_start = int((times <= t0).sum())
         sol.outputs[:at_start] = y0
         w.next_out.fill_(at_start)

@@ -125,10 +125,11 @@ class ModelRunner:
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
         """Class probabilities for states [..., D]."""
-        logits = states @ self.head.weight.T + self.head.bias
-        logits -= logits.max(axis=-1, keepdims=True)  # exp cannot overflow; the softmax is unchanged
-        odds = np.exp(logits, out=logits)
-        return odds / odds.sum(axis=-1, keepdims=True)
+        probs = states @ self.head.weight.T + self.head.bias  # the logits, made probabilities in place
+        probs -= probs.max(axis=-1, keepdims=True)  # exp cannot overflow; the softmax is unchanged
+        np.exp(probs, out=probs)
+        probs /= probs.sum(axis=-1, keepdims=True)
+        return probs
 
     def solve_batch(
         self, inputs: np.ndarray, method: str, settings: SampleSettings, cancel: CancelToken | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def solve_samples(
         raise ValueError("times must lie inside the integration interval")
     tableau = TABLEAUS.get(method)
     if tableau is None:
-        first = lambda v: v[0].item()  # noqa: E731
+        first: Callable[[np.ndarray], float] = lambda v: v[0].item()  # noqa: E731
         return solve_reference(
             field,
             method,

@@ -59,7 +59,7 @@ class PredictFastPath:
             return
         headers = Headers(scope=scope)
         request = _parse(headers.get("content-type"), body) if runtime is not None else None
-        if request is None:
+        if runtime is None or request is None:
             await self.app(scope, replay(body, receive), send)
             return
         scope.update(child)

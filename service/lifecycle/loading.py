@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -61,8 +62,8 @@ class LoadedVersion:
     fingerprint: Fingerprint
     runner: ModelRunner = field(repr=False)
     baseline: Baseline
-    status = "loaded"
-    reason = None
+    status: ClassVar[Literal["loaded"]] = "loaded"
+    reason: ClassVar[None] = None
 
     @property
     def key(self) -> str:
@@ -78,7 +79,7 @@ class FailedVersion:
     reason: str
     fingerprint: Fingerprint
     manifest: Manifest | None = None
-    status = "failed"
+    status: ClassVar[Literal["failed"]] = "failed"
 
     @property
     def key(self) -> str:

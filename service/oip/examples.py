@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic.config import JsonValue
+
 SERVER_METADATA: dict[str, Any] = {
     "name": "odeserve",
     "version": "1.0.0",
@@ -26,7 +28,7 @@ MODEL_METADATA: dict[str, Any] = {
 MODEL_READY: dict[str, Any] = {"name": "moons-node", "version": "2", "ready": True}
 
 _INPUT: dict[str, Any] = {"name": "input", "shape": [2, 2], "datatype": "FP32", "data": [0.0, 0.9, 1.5, -0.3]}
-PARAMETERS: list[dict[str, Any]] = [{"method": "rk4", "step_size": 0.05}, {"rtol": 1e-6, "num_points": 5}]
+PARAMETERS: list[JsonValue] = [{"method": "rk4", "step_size": 0.05}, {"rtol": 1e-6, "num_points": 5}]
 INFER_REQUEST: dict[str, Any] = {
     "id": "42",
     "inputs": [_INPUT],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 
@@ -38,6 +38,13 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+
+
+class RouteDoc(TypedDict):
+    """The documentation keywords a route decorator is given (``@router.post(..., **doc)``)."""
+
+    response_model: type[BaseModel]
+    responses: dict[int | str, Any]
 
 
 def ok(

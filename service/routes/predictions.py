@@ -19,7 +19,7 @@ from service.inference import Question, answer, predict_json
 from service.lifecycle.loading import LoadedVersion
 from service.schemas import PredictRequest, PredictResponse, TrajectoryRequest, TrajectoryResponse, examples
 
-from .docs import errors, ok
+from .docs import RouteDoc, errors, ok
 from .models import ModelName, VersionRef
 
 router = APIRouter(
@@ -48,11 +48,11 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
 PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.http.fast_path
-_PREDICT_DOC = {
+_PREDICT_DOC: RouteDoc = {
     "response_model": PredictResponse,
     "responses": ok(PredictResponse, examples.PREDICT_RESPONSE),
 }
-_TRAJECTORY_DOC = {
+_TRAJECTORY_DOC: RouteDoc = {
     "response_model": TrajectoryResponse,
     "responses": ok(TrajectoryResponse, examples.TRAJECTORY_RESPONSE),
 }
