@@ -30,7 +30,7 @@ from service.schemas import PredictRequest, SolverRequest, TrajectoryRequest
 from service.telemetry.labels import label_served
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Question:
     """A request in engine terms, decoded against the version that answers it."""
 
@@ -45,7 +45,7 @@ class Question:
 Q = TypeVar("Q", bound=Question)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer(Generic[Q]):
     """What the engine answered, to which question, with the version and solver settings it used."""
 

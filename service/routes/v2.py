@@ -130,7 +130,7 @@ def _ready(rt: Runtime, name: str, ref: str | None) -> ModelReady:
     return ModelReady(name=name, version=str(rt.registry.resolve(name, ref).version), ready=True)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Infer(Question):
     body: oip.InferRequest
     """The parsed request: which outputs it asked for, and in which datatype and framing."""
