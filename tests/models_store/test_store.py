@@ -6,13 +6,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from store_fakes import manifest_factory, publish_fake, version_files
+from store_fakes import kill_publish, manifest_factory, publish_fake, spawn_publish, version_files
 
 from models_store import (
     MANIFEST_FILE,
@@ -25,30 +24,16 @@ from models_store import (
     VersionNotFound,
 )
 
-CHILD = Path(__file__).with_name("store_fakes.py")
-REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 
 
-def _spawn(store: ModelStore, mode: str, barrier: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(CHILD), str(store.root), "fake-node", mode, str(barrier)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
+def _spawn(store: ModelStore, mode: str, barrier: Path) -> subprocess.Popen[str]:
+    return spawn_publish(store.root, "fake-node", mode, barrier)
 
 
 def _kill_at(store: ModelStore, mode: str, tmp_path: Path) -> None:
     """Publish from another process and SIGKILL it where ``mode`` stops it (see store_fakes)."""
-    child = _spawn(store, mode, tmp_path)
-    try:
-        ready = child.stdout.readline().strip()
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, err = child.communicate(timeout=60)
-    assert ready == "ready", err
+    kill_publish(store.root, "fake-node", mode, tmp_path)
 
 
 def _temporaries(store: ModelStore) -> list[Path]:

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from store_fakes import kill_publish
 
 from models_store import ModelStore
 from training.cli import main
 
 BAD_CSV = "a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(12)) + "1,seven,0\n"
 NO_LABEL_CSV = "a,b,kind\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(12))
-STORE_FAKES = Path(__file__).resolve().parents[1] / "models_store" / "store_fakes.py"
 
 
 def _one_line(stderr: str) -> str:
@@ -30,18 +27,7 @@ def _one_line(stderr: str) -> str:
 def _kill_a_publish(store: Path, name: str, tmp_path: Path) -> list[str]:
     """A real publish of ``name`` in another process, SIGKILLed while it writes its temporary folder;
     returns the names of the temporary folders it left."""
-    child = subprocess.Popen(
-        [sys.executable, str(STORE_FAKES), str(store), name, "hang", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = child.stdout.readline().strip()
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, err = child.communicate(timeout=60)
-    assert ready == "ready", err
+    kill_publish(store, name, "hang", tmp_path)
     return sorted(p.name for p in (store / name).iterdir() if p.name.startswith(".tmp-"))
 
 

@@ -11,6 +11,8 @@ or just before the ``os.replace`` of aliases.json, so a SIGKILL leaves exactly t
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -69,6 +71,37 @@ def manifest_factory(name: str, before: Callable[[int], None] = lambda version: 
 
 def publish_fake(store: ModelStore, name: str, seed: int = 0) -> Manifest:
     return store.publish(name, version_files(seed), manifest_factory(name))
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spawn_publish(root: Path, name: str, mode: str, barrier: Path) -> subprocess.Popen[str]:
+    """This file as a script: a real publish of ``name`` into ``root`` from another process.
+
+    ``-P``: the script's folder (tests/) must not go first on ``sys.path``, where its
+    ``models_store`` test folder would shadow the package.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-P", __file__, str(root), name, mode, str(barrier)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def kill_publish(root: Path, name: str, mode: str, barrier: Path) -> None:
+    """A real publish in another process, SIGKILLed where ``mode`` stops it: the state it leaves
+    on disk is exactly what a kill at that point of the real code leaves."""
+    child = spawn_publish(root, name, mode, barrier)
+    try:
+        assert child.stdout is not None
+        ready = child.stdout.readline().strip()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        _, err = child.communicate(timeout=60)
+    assert ready == "ready", err
 
 
 def _wait_for_both(barrier: Path, version: int) -> None:
