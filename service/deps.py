@@ -30,7 +30,8 @@ class Runtime:
 
 
 async def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime  # set by the lifespan (app.state is untyped)
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -147,7 +147,8 @@ def describe(error: ValidationError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status: int = args.handler(args)  # argparse namespaces are untyped
+        return status
     except ValidationError as exc:
         message = describe(exc)
     except (TrainingError, StoreError, OSError) as exc:

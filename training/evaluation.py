@@ -19,7 +19,8 @@ from .solvers import CountingField, integrate
 @torch.no_grad()
 def predict_logits(network: OdeClassifier, x: torch.Tensor, solver: SolverDefaults) -> torch.Tensor:
     """Logits of a batch solved together (one step size for the batch)."""
-    return network.head(integrate(network.field, network.initial_state(x), solver))
+    logits: torch.Tensor = network.head(integrate(network.field, network.initial_state(x), solver))
+    return logits
 
 
 def split_metrics(network: OdeClassifier, split: Split, solver: SolverDefaults) -> SplitMetrics:
@@ -37,7 +38,7 @@ def solve_each(
     """Logits and NFE of every sample, each solved alone so its NFE is its own."""
     counter = CountingField(network.field)
     logits, nfe = [], []
-    for sample in x.split(1):
+    for sample in x.split(1):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split unannotated
         counter.calls = 0
         logits.append(network.head(integrate(counter, network.initial_state(sample), solver)))
         nfe.append(counter.calls)

@@ -59,7 +59,8 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], inputs: list[str]
         )
     if program is None:  # torch.onnx.export returns None only from the legacy (dynamo=False) exporter
         raise ExportError("torch.onnx.export returned no program")
-    return program.model_proto.SerializeToString()
+    data: bytes = program.model_proto.SerializeToString()  # protobuf messages are untyped here
+    return data
 
 
 def _check(filename: str, program: bytes, module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
@@ -74,7 +75,9 @@ def _check(filename: str, program: bytes, module: nn.Module, args: tuple[torch.T
         raise ExportError(f"{filename} disagrees with torch (max |diff| {error:.3g} > {TOLERANCE:g})")
 
 
-def _sample_args(network: OdeClassifier, batch: int, generator: torch.Generator) -> dict[str, tuple]:
+def _sample_args(
+    network: OdeClassifier, batch: int, generator: torch.Generator
+) -> dict[str, tuple[torch.Tensor, ...]]:
     spec = network.spec
     x = torch.rand(batch, *spec.input_shape, generator=generator) * 2 - 1
     t = torch.rand(batch, 1, generator=generator)

@@ -129,7 +129,9 @@ class _BestCheckpoint:
 
 
 def _epoch(
-    objective: _Objective, optimiser: torch.optim.Optimizer, batches: Iterator
+    objective: _Objective,
+    optimiser: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
 ) -> tuple[float, float, float]:
     """One pass; returns mean loss, accuracy and forward NFE per batch."""
     total_loss = 0.0
@@ -137,10 +139,10 @@ def _epoch(
     for x, y in batches:
         loss, logits, calls = objective(x, y)
         optimiser.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         optimiser.step()
         total_loss += loss.item() * len(y)
-        correct += (logits.argmax(dim=1) == y).sum().item()
+        correct += int((logits.argmax(dim=1) == y).sum().item())
         seen, nfe, steps = seen + len(y), nfe + calls, steps + 1
     return total_loss / seen, correct / seen, nfe / steps
 

@@ -84,4 +84,5 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
             return {key: resolve(value) for key, value in node.items()}
         return [resolve(item) for item in node] if isinstance(node, list) else node
 
-    return resolve(schema)
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

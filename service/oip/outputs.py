@@ -65,6 +65,7 @@ def encode_response(
     batch_invariant: bool,
 ) -> Response:
     """The outputs asked for (all when none are named), JSON or raw bytes each as asked."""
+    # the tensors' keys are output names, typed str; RequestOutput's name is their Literal
     wanted = request.outputs or [RequestOutput(name=name) for name in tensors]  # type: ignore[arg-type]
     outputs, blobs = [], []
     for out in wanted:

@@ -22,7 +22,8 @@ def label_served(scope: Scope, model: str, version: str) -> None:
 
 def served_by(scope: Scope) -> tuple[str, str]:
     """The (model, version) a route declared with :func:`label_served`, else ("", "")."""
-    return scope.get("state", {}).get(_SERVED_BY, ("", ""))
+    served: tuple[str, str] = scope.get("state", {}).get(_SERVED_BY, ("", ""))  # ASGI scopes are untyped
+    return served
 
 
 def route_template(scope: Scope) -> str:

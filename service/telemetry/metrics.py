@@ -241,7 +241,8 @@ class Metrics:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         drop_dead_workers(self._multiproc_dir)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self._multiproc_dir)
+        # prometheus-client leaves this constructor unannotated
+        MultiProcessCollector(registry, path=self._multiproc_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def close(self) -> None:

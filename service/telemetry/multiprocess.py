@@ -55,7 +55,8 @@ def _default_multiprocess_dir(workers: int) -> Path | None:
 
 def mark_worker_dead(pid: int, path: Path | None = None) -> None:
     """Drop the live gauges (in-flight, loaded versions, baselines) of a worker that has exited."""
-    mark_process_dead(pid, str(path) if path is not None else None)
+    # prometheus-client leaves this function unannotated
+    mark_process_dead(pid, str(path) if path is not None else None)  # type: ignore[no-untyped-call]
 
 
 def multiproc_dir_of_this_process() -> Path | None:
