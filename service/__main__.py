@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
+from service.lifecycle.reload_signal import prepare_reload_dir
 from service.telemetry.logs import log_config
 from service.telemetry.multiprocess import prepare_multiprocess_dir
 
@@ -29,6 +30,9 @@ ODESERVE_CORS_ORIGINS, ODESERVE_TORCH_THREADS. Docs: http://HOST:PORT/docs
 
 On SIGTERM the server answers /readyz 503 for ODESERVE_DRAIN_GRACE_S seconds, then stops accepting,
 finishes the requests in flight (at most ODESERVE_REQUEST_TIMEOUT_S + 5 s) and exits 0.
+
+With --workers N > 1, POST /v1/admin/reload reaches every worker (polling on or off): it answers
+once all N have re-read the store (or after 5 s more; "workers_applied" of "workers" says how many).
 """
 
 
@@ -74,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key, value in given.items():
         os.environ[f"ODESERVE_{key.upper()}"] = str(value)
     prepare_multiprocess_dir(None, settings.workers)
+    prepare_reload_dir(settings.workers)  # POST /v1/admin/reload then reaches every worker
     options: _UvicornOptions = {
         "factory": True,
         "host": settings.host,

@@ -25,7 +25,9 @@ from service.http.request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, Reques
 from service.http.request_metrics import MetricsMiddleware
 from service.lifecycle.poller import StorePoller
 from service.lifecycle.registry import Registry
+from service.lifecycle.reload_signal import ReloadSignal
 from service.scheduling.batcher import DynamicBatcher
+from service.scheduling.door import Door
 from service.scheduling.executor import Executor
 from service.telemetry.metrics import Metrics
 from service.telemetry.request_context import current_request_id
@@ -94,6 +96,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     torch.set_num_threads(settings.torch_threads)
     metrics: Metrics = app.state.metrics
     registry = Registry(ModelStore(settings.store), metrics, settings.backend)
+    reload_signal = ReloadSignal.from_environment()  # several workers: admin reloads reach them all
+    generation = reload_signal.join() if reload_signal is not None else 0
     try:
         changes = await anyio.to_thread.run_sync(registry.refresh)
         log.info(
@@ -104,6 +108,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     except StoreUnavailable:  # logged by the registry; not ready until a poll can read the store
         pass
+    if reload_signal is not None:
+        reload_signal.acknowledge(generation)
     # torch, ONNX and the loaded models are hundreds of thousands of long-lived objects: freeze them
     # out of the cyclic GC, or every full collection walks them all (~100 ms stalls in p99).
     gc.collect()
@@ -113,10 +119,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_delay_s=settings.max_batch_delay_ms / 1000,
         max_queue=settings.max_queue,
         inline_max_steps=settings.inline_max_steps,
+        admission_wait_s=settings.admission_wait_ms / 1000,
     )
-    runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s))
+    door = Door(settings.max_inflight, settings.admission_wait_ms / 1000)
+    runtime = Runtime(settings, registry, Executor(batcher, metrics, settings.request_timeout_s), door)
+    runtime.reload_signal = reload_signal
     app.state.runtime = runtime
-    poller = StorePoller(registry, settings.poll_interval_s)
+    poller = StorePoller(registry, settings.poll_interval_s, reload_signal)
     poller.start()
     drain = DrainOnSigterm(runtime, settings.drain_grace_s)
     drain.install()
@@ -127,6 +136,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.draining = True
         drain.uninstall()
         await poller.stop()
+        if reload_signal is not None:
+            reload_signal.leave()
         runtime.executor.close()
         metrics.close()
 

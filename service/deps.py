@@ -11,6 +11,8 @@ from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
 from service.lifecycle.registry import Registry
+from service.lifecycle.reload_signal import ReloadSignal
+from service.scheduling.door import Door
 from service.scheduling.executor import Executor
 
 from .errors import Forbidden, Unauthorized
@@ -26,7 +28,9 @@ class Runtime:
     settings: Settings
     registry: Registry
     executor: Executor
+    door: Door
     draining: bool = False
+    reload_signal: ReloadSignal | None = None  # set with several workers (one replica's shared folder)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -72,7 +72,22 @@ class Settings(BaseSettings):
         default=4096,
         ge=1,
         le=1_000_000,
-        description="samples waiting per worker before requests get 503 + Retry-After",
+        description="samples waiting per worker; past it requests wait in line up to admission_wait_ms, "
+        "then get 503 + Retry-After",
+    )
+    max_inflight: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="solve requests (predict, trajectory, infer) inside a worker at once; the rest wait "
+        "in line for up to admission_wait_ms",
+    )
+    admission_wait_ms: float = Field(
+        default=500.0,
+        ge=0,
+        le=60_000,
+        description="how long a solve request may wait in line for room before 503 + Retry-After "
+        "(0: refuse at once)",
     )
     request_timeout_s: float = Field(
         default=30.0, gt=0, le=3600, description="deadline for a request's queue wait and solve (504 past it)"

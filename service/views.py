@@ -5,6 +5,7 @@ from __future__ import annotations
 from models_store import Manifest
 from service.lifecycle.loading import LoadedVersion, VersionState
 from service.lifecycle.registry import Changes, ModelState
+from service.lifecycle.reload_signal import WorkerAcks
 
 from .codec import solver_settings
 from .schemas import (
@@ -94,7 +95,9 @@ def manifest_summary(manifest: Manifest) -> ManifestSummary:
     )
 
 
-def reload_report(changes: Changes) -> ReloadReport:
+def reload_report(changes: Changes, workers: WorkerAcks | None = None) -> ReloadReport:
+    """``workers``: how far the reload reached a replica's workers (None: this is the only one)."""
+    acks = workers if workers is not None else WorkerAcks(live=1, applied=1)
     return ReloadReport(
         loaded=changes.loaded,
         failed=[FailureInfo(model=f.name, version=f.version, reason=f.reason) for f in changes.failed],
@@ -103,6 +106,8 @@ def reload_report(changes: Changes) -> ReloadReport:
         loaded_versions=changes.loaded_versions,
         failed_versions=changes.failed_versions,
         duration_s=changes.duration_s,
+        workers=acks.live,
+        workers_applied=acks.applied,
     )
 
 

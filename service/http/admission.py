@@ -1,9 +1,10 @@
-"""Refuse solve requests at the door while the solver queue is full.
+"""Solve requests pass a door: a bounded number inside, a short line, and 503s only past it.
 
-Under a storm of requests (clients that ignore Retry-After), a refusal must cost almost
-nothing: this pure ASGI middleware answers 503 + Retry-After before the body is read, parsed or
-validated, leaving the event loop free for the requests already accepted. The batcher checks
-the exact sample count again when a request is queued.
+Under a storm of requests (clients that ignore Retry-After), refusing at once whatever finds the
+queue full makes refusals the worker's main work (see :mod:`service.scheduling.door`). So a solve
+request enters when there is room; otherwise it waits in line, before its body is read, parsed or
+validated, for up to ``ODESERVE_ADMISSION_WAIT_MS``, and only then gets 503 + Retry-After. Inside,
+the batcher's own door does the same for its samples (``ODESERVE_MAX_QUEUE``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ class AdmissionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith(_SOLVE_ROUTES):
-            runtime = getattr(scope["app"].state, "runtime", None)
-            try:
-                if runtime is not None:
-                    runtime.executor.batcher.admit()
-            except QueueFull as exc:
-                await error_response(from_foreign(exc), scope["path"])(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        runtime = getattr(scope["app"].state, "runtime", None) if scope["type"] == "http" else None
+        if runtime is None or scope["method"] != "POST" or not scope["path"].endswith(_SOLVE_ROUTES):
+            await self.app(scope, receive, send)
+            return
+        door = runtime.door
+        if not door.try_enter() and not await door.enter():
+            refused = QueueFull(door.waiting, retry_after_s=1.0, what="requests")
+            await error_response(from_foreign(refused), scope["path"])(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            door.leave()

@@ -9,8 +9,9 @@ microseconds, handing it to a thread and back (futures, wake-ups, the GIL changi
 more than it saves (benchmarks/README.md has the figures). Other solves run on
 one dedicated thread so the event loop stays free and 2 cores are not oversubscribed (at most
 two solves at once: one on the loop, one on the thread). When ``max_queue`` samples wait, new
-requests are refused at once with :class:`QueueFull` (the API answers 503 with Retry-After);
-trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not
+requests wait in line for room (a :class:`~service.scheduling.door.Door`) for up to
+``admission_wait_s``, then are refused with :class:`QueueFull` (the API answers 503 with
+Retry-After); trajectories count too. A batch whose callers all stopped waiting (deadline, disconnect) is not
 solved, or is stopped mid-solve through a :class:`~service.engine.CancelToken`.
 """
 
@@ -36,14 +37,16 @@ from service.engine import (
     check_budget,
 )
 
+from .door import Door
+
 T = TypeVar("T")
 
 
 class QueueFull(Exception):
     """Too much work is waiting; the caller should retry after ``retry_after_s`` (the API: 503)."""
 
-    def __init__(self, waiting: int, retry_after_s: float) -> None:
-        super().__init__(f"the server is at capacity ({waiting} samples waiting); retry shortly")
+    def __init__(self, waiting: int, retry_after_s: float, what: str = "samples") -> None:
+        super().__init__(f"the server is at capacity ({waiting} {what} waiting); retry shortly")
         self.retry_after_s = retry_after_s
 
 
@@ -82,40 +85,40 @@ class DynamicBatcher:
         max_delay_s: float = 0.0,
         max_queue: int = 4096,
         inline_max_steps: int = 0,
+        admission_wait_s: float = 0.0,
     ) -> None:
         self.max_batch_size, self.max_delay_s, self.max_queue = max_batch_size, max_delay_s, max_queue
         self.inline_max_steps = inline_max_steps
         self._lanes: dict[Hashable, _Lane] = {}
-        self._waiting = 0
+        self._queue = Door(max_queue, admission_wait_s)  # counts samples waiting to be solved
         self._solver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="odeserve-solver")
         self._last_batch_s = 0.01
 
     @property
     def waiting(self) -> int:
         """Samples queued and not yet being solved."""
-        return self._waiting
+        return self._queue.inside
 
     async def predict(
         self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig
     ) -> BatchedPrediction:
         """Queue a request and wait for its share of a batch."""
         check_budget(config, runner.interval, len(inputs))
-        self.admit(len(inputs))
+        samples = len(inputs)
+        if not self._queue.try_enter(samples) and not await self._queue.enter(samples):
+            raise self._full()
         key = (id(runner), config.method) if config.native else (id(runner), config)
         lane = self._lanes.get(key)
         if lane is None or lane.runner is not runner:
             lane = self._lanes[key] = _Lane(runner, config.method)
         job = _Job(inputs, config, asyncio.get_running_loop().create_future())
         lane.queue.put_nowait(job)
-        self._waiting += len(inputs)
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(key, lane))
         return await job.future
 
-    def admit(self, samples: int = 1) -> None:
-        """Raise QueueFull unless ``samples`` more fit in the queue (also checked at the door)."""
-        if self._waiting + samples > self.max_queue:
-            raise QueueFull(self._waiting, retry_after_s=max(1.0, self._last_batch_s))
+    def _full(self) -> QueueFull:
+        return QueueFull(self.waiting, retry_after_s=max(1.0, self._last_batch_s))
 
     async def _drain(self, key: Hashable, lane: _Lane) -> None:
         """Solve batches until the lane is empty, then retire it."""
@@ -149,7 +152,7 @@ class DynamicBatcher:
         queued = sum(len(j.inputs) for j in jobs)
         jobs = [j for j in jobs if not j.future.done()]  # callers that gave up are not solved for
         if not jobs:
-            self._waiting -= queued
+            self._release(queued)
             return
         sizes = [len(j.inputs) for j in jobs]
         inputs = np.concatenate([j.inputs for j in jobs]) if len(jobs) > 1 else jobs[0].inputs
@@ -164,9 +167,8 @@ class DynamicBatcher:
                 cancel = _cancel_when_all_done(jobs)
 
                 def solve() -> tuple[Solution, np.ndarray]:
-                    loop.call_soon_threadsafe(
-                        self._release, queued
-                    )  # on the solver thread: no longer waiting
+                    # on the solver thread: these samples no longer wait
+                    loop.call_soon_threadsafe(self._release, queued)
                     return lane.runner.solve_batch(inputs, lane.method, settings, cancel)
 
                 sol, probs = await loop.run_in_executor(self._solver, solve)
@@ -193,15 +195,15 @@ class DynamicBatcher:
         )
 
     def _release(self, samples: int) -> None:
-        self._waiting -= samples
+        self._queue.leave(samples)
 
     async def run(self, fn: Callable[[CancelToken], T], samples: int) -> T:
         """Run other solver work (a trajectory of ``samples`` inputs) on the solver thread, after what
         is queued there. Its samples count as waiting until it ends; if the caller stops waiting,
         ``fn``'s token is cancelled (or ``fn`` never starts).
         """
-        self.admit(samples)
-        self._waiting += samples
+        if not await self._queue.enter(samples):
+            raise self._full()
         cancel = CancelToken()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._solver, fn, cancel)
@@ -209,7 +211,7 @@ class DynamicBatcher:
             cancel.cancel()
             raise
         finally:
-            self._waiting -= samples
+            self._release(samples)
 
     def close(self) -> None:
         """Stop the lanes and the solver thread (pending requests are cancelled)."""

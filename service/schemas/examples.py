@@ -134,6 +134,8 @@ RELOAD_REPORT: dict[str, Any] = {
     "loaded_versions": 5,
     "failed_versions": 0,
     "duration_s": 0.41,
+    "workers": 4,
+    "workers_applied": 4,
 }
 READINESS: dict[str, Any] = {"status": "ready", "loaded_versions": 4, "failed_versions": 0, "draining": False}
 ERROR: dict[str, Any] = {

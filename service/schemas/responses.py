@@ -179,6 +179,12 @@ class ReloadReport(_Out):
     loaded_versions: int
     failed_versions: int
     duration_s: float
+    workers: int = Field(default=1, description="worker processes of this replica serving at the answer")
+    workers_applied: int = Field(
+        default=1,
+        description="how many of them had re-read the store for this reload (this one included); "
+        "any other follows as soon as its own re-read ends",
+    )
 
 
 class Liveness(_Out):

@@ -22,6 +22,9 @@ LIMITS = {
     "ODESERVE_MIN_TOLERANCE": "1e-13",
     "ODESERVE_REQUEST_TIMEOUT_S": str(TIMEOUT_S),
     "ODESERVE_MAX_QUEUE": "16",
+    # the old door: at most 5 solve requests inside, the rest refused at once (no line)
+    "ODESERVE_MAX_INFLIGHT": "5",
+    "ODESERVE_ADMISSION_WAIT_MS": "0",
 }
 QUICK = {"inputs": [[0.5, -0.25]]}
 
@@ -118,9 +121,9 @@ def test_a_body_that_cannot_be_decoded_is_a_validation_error(server: httpx.Clien
     assert r.json()["error"]["details"][0]["type"] == "json_invalid"
 
 
-def test_a_full_queue_refuses_before_the_body_is_read(server: httpx.Client) -> None:
-    """Under a storm a refusal must be cheap: with the queue full, even a body that is not JSON
-    gets 503 overloaded (the admission check runs before parsing), not 422."""
+def test_a_full_door_refuses_before_the_body_is_read(server: httpx.Client) -> None:
+    """Under a storm a refusal must be cheap: with the door full (5 requests inside), even a body
+    that is not JSON gets 503 overloaded (the admission check runs before parsing), not 422."""
     base = str(server.base_url)
 
     def call(body: dict) -> int:
@@ -131,7 +134,7 @@ def test_a_full_queue_refuses_before_the_body_is_read(server: httpx.Client) -> N
     with ThreadPoolExecutor(max_workers=5) as pool:
         blocker = pool.submit(call, euler(1 / 6000))  # holds the solver thread for ~0.6 s (deadline: 2 s)
         time.sleep(0.15)
-        fillers = [pool.submit(call, {"inputs": [[0.5, -0.25]] * 4}) for _ in range(4)]  # 16 samples: full
+        fillers = [pool.submit(call, {"inputs": [[0.5, -0.25]] * 4}) for _ in range(4)]  # 5 inside: full
         statuses = []
         while not blocker.done() and 503 not in statuses:
             statuses.append(server.post(PREDICT, **garbage).status_code)
@@ -140,3 +143,53 @@ def test_a_full_queue_refuses_before_the_body_is_read(server: httpx.Client) -> N
     assert 503 in statuses, statuses
     assert set(statuses) <= {422, 503}
     assert server.post(PREDICT, **garbage).status_code == 422  # once drained, parsed as usual
+
+
+def test_a_storm_waits_in_line_instead_of_being_refused(store_template: Path, tmp_path: Path) -> None:
+    """With a line (ODESERVE_ADMISSION_WAIT_MS), 24 requests against a door of 2 and a queue of 8
+    samples all get 200: they wait their turn instead of being refused while a slow one solves."""
+    root = tmp_path / "store"
+    shutil.copytree(store_template, root)
+    env = {**LIMITS, "ODESERVE_MAX_INFLIGHT": "2", "ODESERVE_MAX_QUEUE": "8",
+           "ODESERVE_ADMISSION_WAIT_MS": "5000"}  # fmt: skip
+    with live_server(root, env=env) as client:
+        base = str(client.base_url)
+
+        def call(body: dict) -> int:
+            with httpx.Client(base_url=base, timeout=60) as one:
+                return one.post(PREDICT, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            blocker = pool.submit(call, euler(1 / 5000))  # holds the solver thread for ~0.5 s
+            time.sleep(0.1)
+            statuses = list(pool.map(call, [{"inputs": [[0.5, -0.25]] * 4}] * 24))
+            assert blocker.result() == 200
+        assert statuses == [200] * 24
+        metrics = client.get("/metrics").text
+        assert 'status="503"' not in metrics
+
+
+def test_a_line_that_waits_in_vain_is_refused_with_retry_after(store_template: Path, tmp_path: Path) -> None:
+    """Waiting is bounded: while one request holds the only place for ~1 s, others wait 100 ms in
+    line, then get 503 + Retry-After; the one inside still completes."""
+    root = tmp_path / "store"
+    shutil.copytree(store_template, root)
+    env = {**LIMITS, "ODESERVE_MAX_INFLIGHT": "1", "ODESERVE_ADMISSION_WAIT_MS": "100"}
+    with live_server(root, env=env) as client:
+        base = str(client.base_url)
+
+        def call(body: dict) -> tuple[int, str | None, float]:
+            with httpx.Client(base_url=base, timeout=60) as one:
+                r = one.post(PREDICT, json=body)
+                return r.status_code, r.headers.get("retry-after"), time.perf_counter()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            blocker = pool.submit(call, euler(1 / 10000))  # ~1 s inside
+            time.sleep(0.15)
+            refused = list(pool.map(call, [QUICK] * 3))
+            status, _, blocker_done = blocker.result()
+        assert status == 200
+        assert [s for s, _, _ in refused] == [503] * 3
+        assert all(retry is not None and int(retry) >= 1 for _, retry, _ in refused)
+        assert max(done for _, _, done in refused) < blocker_done  # refused while it still held the place
+        assert client.post(PREDICT, json=QUICK).status_code == 200

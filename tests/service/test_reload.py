@@ -1,19 +1,27 @@
-"""Hot reload over a real server that polls its store: new versions, alias moves, tampering, removal."""
+"""Hot reload over a real server that polls its store: new versions, alias moves, tampering, removal;
+and over a replica of two workers, where an admin reload or a poll must reach both."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fixture_store import publish
 from live_server import ADMIN_KEY, live_server
+from prometheus_client.mmap_dict import MmapedDict
+from service_process import ServiceProcess, service_process
 
 from models_store import WEIGHTS_FILE, ModelStore
+from service.lifecycle.reload_signal import ACK_TIMEOUT_S
 
 POINT = [0.5, -0.25]
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -62,6 +70,7 @@ def test_admin_reload_serves_a_new_version_at_once(server: httpx.Client, store: 
     version = publish(store, "circles-anode", seed=31).version
     report = server.post("/v1/admin/reload", headers=ADMIN)
     assert report.status_code == 200, report.text
+    assert (report.json()["workers"], report.json()["workers_applied"]) == (1, 1)  # the only worker
     assert _predict(server, "circles-anode").json()["version"] == version  # no waiting for the poller
 
 
@@ -141,3 +150,104 @@ def test_a_corrupt_aliases_file_keeps_the_aliases_being_served(
         assert _predict(server, "moons-node", "latest").status_code == 200
     finally:
         path.write_bytes(good)
+
+
+# --- one replica, two workers -----------------------------------------------------------------------
+# Which worker answered is read from the metrics folder the test gives the replica: every worker
+# counts its answers, by model and version, in a file of its own (counter_<pid>.db).
+
+
+@contextmanager
+def _replica(template: Path, tmp_path: Path, poll_interval: float) -> Iterator[tuple[ServiceProcess, Path]]:
+    """``python -m service --workers 2`` on a copy of the fixture store, with its metrics folder."""
+    shutil.copytree(template, tmp_path / "store")
+    metrics = tmp_path / "metrics"
+    with service_process(
+        tmp_path / "store",
+        tmp_path / "service.log",
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+        poll_interval=poll_interval,
+        args=("--workers", "2"),
+    ) as replica:
+        yield replica, metrics
+
+
+def _answers_by_worker(metrics: Path, model: str, version: int | None = None) -> dict[int, float]:
+    """Per worker pid: the predict answers it counted for ``model`` (at ``version``, if given)."""
+    answers: dict[int, float] = {}
+    for path in metrics.glob("counter_*.db"):
+        pid = int(path.stem.rpartition("_")[2])
+        for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):
+            _, sample, labels, _ = json.loads(key)
+            if sample != "odeserve_requests_total" or labels.get("model") != model:
+                continue
+            if version is None or labels.get("version") == str(version):
+                answers[pid] = answers.get(pid, 0) + value
+    return {pid: n for pid, n in answers.items() if n > 0}
+
+
+def _burst(replica: ServiceProcess, model: str, ref: str | None = None, count: int = 40) -> list[int]:
+    """``count`` predictions, four at a time, each on a fresh connection (so both workers answer)."""
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=replica.client.base_url, limits=fresh, timeout=60) as client:
+
+        def one(_: int) -> int:
+            answer = _predict(client, model, ref)
+            assert answer.status_code == 200, answer.text
+            return int(answer.json()["version"])
+
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(one, range(count)))
+
+
+def _both_workers_serving(replica: ServiceProcess, metrics: Path, model: str) -> set[int]:
+    """Predict until two workers have answered; their pids."""
+    deadline = time.monotonic() + 60
+    while len(pids := set(_answers_by_worker(metrics, model))) < 2:
+        assert time.monotonic() < deadline, f"one worker answered everything: {pids}"
+        _burst(replica, model, count=8)
+    return pids
+
+
+def test_one_admin_reload_reaches_every_worker_with_polling_off(store_template: Path, tmp_path: Path) -> None:
+    with _replica(store_template, tmp_path, poll_interval=0) as (replica, metrics):
+        workers = _both_workers_serving(replica, metrics, "moons-node")
+        store = ModelStore(tmp_path / "store")
+        version = publish(store, "moons-node", seed=40).version
+        time.sleep(1)  # polling is off: nothing but the reload may pick it up
+        assert set(_burst(replica, "moons-node", count=8)) == {2}
+
+        report = replica.client.post("/v1/admin/reload", headers=ADMIN)
+        assert report.status_code == 200, report.text
+        assert report.json()["loaded"] == [f"moons-node/{version}"]
+        assert (report.json()["workers"], report.json()["workers_applied"]) == (2, 2)
+        assert set(_burst(replica, "moons-node")) == {version}
+        assert set(_answers_by_worker(metrics, "moons-node", version)) == workers  # each answered with it
+
+        store.set_alias("moons-node", "stable", version)  # the generation moves again: a second reload
+        report = replica.client.post("/v1/admin/reload", headers=ADMIN)
+        assert report.json()["aliases_changed"] == ["moons-node"] and report.json()["workers_applied"] == 2
+        assert set(_burst(replica, "moons-node", "stable")) == {version}
+
+
+def test_a_dead_worker_does_not_hold_an_admin_reload(store_template: Path, tmp_path: Path) -> None:
+    with _replica(store_template, tmp_path, poll_interval=0) as (replica, metrics):
+        victim, survivor = sorted(_both_workers_serving(replica, metrics, "moons-node"))
+        os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts another in its place
+        version = publish(ModelStore(tmp_path / "store"), "moons-node", seed=41).version
+        started = time.monotonic()
+        report = replica.client.post("/v1/admin/reload", headers=ADMIN)
+        assert report.status_code == 200, report.text
+        assert time.monotonic() - started < ACK_TIMEOUT_S  # the dead one was not waited for
+        assert report.json()["workers_applied"] == report.json()["workers"] >= 1
+        assert _predict(replica.client, "moons-node").json()["version"] == version
+
+
+def test_a_poll_reaches_every_worker_within_two_intervals(store_template: Path, tmp_path: Path) -> None:
+    interval = 2.0  # the default
+    with _replica(store_template, tmp_path, poll_interval=interval) as (replica, metrics):
+        workers = _both_workers_serving(replica, metrics, "circles-anode")
+        version = publish(ModelStore(tmp_path / "store"), "circles-anode", seed=42).version
+        time.sleep(2 * interval)
+        assert set(_burst(replica, "circles-anode")) == {version}
+        assert set(_answers_by_worker(metrics, "circles-anode", version)) == workers

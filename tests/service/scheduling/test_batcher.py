@@ -63,6 +63,15 @@ def test_full_queue_refuses_at_once_and_accepted_work_completes(runner) -> None:
     assert all(o.retry_after_s >= 1 for o in refused)
 
 
+def test_with_a_line_a_burst_past_the_queue_waits_and_every_request_is_served(runner) -> None:
+    x = np.zeros((8, 2))
+    batcher = DynamicBatcher(max_batch_size=8, max_delay_s=0.0, max_queue=16, admission_wait_s=30)
+    outcomes = asyncio.run(_burst(batcher, runner, [(x, _cfg(1e-6))] * 6))
+    batcher.close()
+    assert all(isinstance(o, BatchedPrediction) for o in outcomes), outcomes
+    assert max(o.batch_size for o in outcomes) <= 16 and batcher.waiting == 0
+
+
 def test_budget_checked_before_queueing(runner) -> None:
     batcher = DynamicBatcher()
     with pytest.raises(StepLimitExceeded):
