@@ -60,12 +60,17 @@ def environment(bind: str, stats_bind: str) -> dict[str, str]:
     return {"ODESERVE_LB_BIND": bind, "ODESERVE_LB_STATS_BIND": stats_bind}
 
 
-def server_states(stats_url: str) -> dict[str, str]:
-    """{server name: status} of the api backend from the stats page (UP, DOWN, "UP 1/2", MAINT ...)."""
+def server_stats(stats_url: str) -> dict[str, dict[str, str]]:
+    """{server name: its row of the stats page's CSV} for the api backend (status, scur, ...)."""
     text = httpx.get(f"{stats_url};csv", timeout=5).raise_for_status().text
     rows = csv.DictReader(io.StringIO(text.removeprefix("# ")))
     return {
-        row["svname"]: row["status"]
+        row["svname"]: row
         for row in rows
         if row["pxname"] == BACKEND and row["svname"] not in ("FRONTEND", "BACKEND")
     }
+
+
+def server_states(stats_url: str) -> dict[str, str]:
+    """{server name: status} of the api backend: UP, DOWN, "UP 1/2" (going down), MAINT ..."""
+    return {name: row["status"] for name, row in server_stats(stats_url).items()}

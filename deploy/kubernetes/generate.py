@@ -53,8 +53,9 @@ def _block_scalar(text: str, spaces: int) -> str:
 def dashboard_configmap() -> str:
     return (
         _header(DASHBOARD)
-        + "# The Grafana sidecar (kube-prometheus-stack, grafana Helm chart) loads ConfigMaps with the label\n"
-        + '# grafana_dashboard: "1"; the dashboard queries a Prometheus datasource of uid odeserve-prometheus.\n'
+        + "# The Grafana sidecar (kube-prometheus-stack, grafana Helm chart) loads ConfigMaps labelled\n"
+        + '# grafana_dashboard: "1". The dashboard queries the Prometheus datasource of uid\n'
+        + "# odeserve-prometheus.\n"
         + "apiVersion: v1\n"
         + "kind: ConfigMap\n"
         + "metadata:\n"
@@ -90,7 +91,9 @@ GENERATED = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     args = parser.parse_args(argv)
     stale = []
