@@ -21,6 +21,10 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt  ## the test runner, real clients,
 run: $(STAMP)  ## set everything up and serve the shipped demo store on http://127.0.0.1:8000
 	$(BIN)/python -m service
 
+.PHONY: fleet
+fleet: $(STAMP)  ## REPLICAS (default 3) replicas behind haproxy on http://127.0.0.1:8000 (needs haproxy: make tools); FLEET_ARGS="--prometheus ..."
+	$(BIN)/python -m deploy.fleet --replicas $(or $(REPLICAS),3) --port 8000 $(FLEET_ARGS)
+
 test: tools lint $(TEST_STAMP)  ## the real tools the tests drive, the lint and type gate, then the whole test suite
 	$(BIN)/python -m pytest
 

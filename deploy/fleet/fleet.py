@@ -109,7 +109,7 @@ class Fleet:
             self.prometheus.wait_http(f"{self.prometheus_url}/-/ready", timeout)
 
     def stop(self) -> None:
-        """The load balancer and Prometheus, then every replica at once (each drains, then exits)."""
+        """The load balancer and Prometheus, then every replica at once (each finishes what it has)."""
         self.lb.stop(10)
         if self.prometheus is not None:
             self.prometheus.stop(30)
@@ -144,10 +144,12 @@ class Fleet:
     def revive(self, index: int, timeout: float = START_TIMEOUT_S) -> None:
         """Start a stopped replica and wait until haproxy sends it work again."""
         replica = self.replicas[index]
-        replica.start()
-        replica.wait_ready(timeout)
-        self.wait_in_lb(index, "UP", timeout)
-        self._expected_down.discard(index)
+        try:
+            replica.start()
+            replica.wait_ready(timeout)
+            self.wait_in_lb(index, "UP", timeout)
+        finally:  # from here on, if it is down, it crashed (the launcher starts it again)
+            self._expected_down.discard(index)
 
     def crashed(self) -> list[int]:
         """Replicas that exited without being asked to."""

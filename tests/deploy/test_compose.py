@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import yaml
 from prometheus_harness import REPO
 
 
@@ -18,7 +19,7 @@ def test_compose_file_is_valid() -> None:
 
 
 def test_compose_services_profiles_and_volumes() -> None:
-    assert set(compose("config", "--services").split()) == {"api", "train", "prometheus", "grafana"}
+    assert set(compose("config", "--services").split()) == {"api", "lb", "train", "prometheus", "grafana"}
     assert compose("config", "--profiles").split() == ["train"]  # `train` runs only when asked for
     assert set(compose("config", "--volumes").split()) == {"models", "prometheus-data", "grafana-data"}
 
@@ -27,6 +28,25 @@ def test_compose_publishes_the_documented_ports() -> None:
     config = compose("config")
     for port in (8000, 9090, 3000):
         assert f"published: {port}" in config or f"{port}:{port}" in config, port
+
+
+def test_the_api_replicas_sit_behind_haproxy_and_prometheus_scrapes_each() -> None:
+    services = yaml.safe_load(compose("config"))["services"]
+    assert "ports" not in services["api"]  # `--scale api=N` would clash on a published port
+    lb = services["lb"]
+    assert lb["image"] == "haproxy:2.6" and any(
+        p.get("published") == 8000 for p in lb["ports"] if isinstance(p, dict)
+    )
+    assert any(v.endswith("deploy/haproxy:/usr/local/etc/haproxy:ro") for v in lb["volumes"])
+    assert (
+        "server-template api 1-10 api:8000 resolvers docker"
+        in (REPO / "deploy/haproxy/haproxy.cfg").read_text()
+    )
+    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    (odeserve,) = [job for job in prometheus["scrape_configs"] if job["job_name"] == "odeserve"]
+    assert odeserve["dns_sd_configs"] == [
+        {"names": ["api"], "type": "A", "port": 8000, "refresh_interval": "5s"}
+    ]
 
 
 def test_image_runs_as_a_user_with_a_healthcheck_and_the_demo_store() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prometheus_harness import DEPLOY, Prometheus, free_port
+from prometheus_harness import DEPLOY, Prometheus, dashboard_queries, free_port
 
 from deploy.fleet import Fleet, FleetSpec, ReplicaOptions, haproxy, running_fleet
 from deploy.fleet import prometheus as fleet_prometheus
@@ -58,7 +58,7 @@ class Load:
     body: dict[str, Any] = field(default_factory=lambda: {"inputs": POINT})
     threads: int = 3
     max_requests: int = 4000
-    max_s: float = 45.0
+    max_s: float = 75.0
     pause_s: float = 0.03
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -245,6 +245,13 @@ def test_prometheus_sums_every_replicas_requests_to_the_clients_count(fleet: Fle
         }
         assert set(by_replica) <= {r.address for r in fleet.replicas} and len(by_replica) >= 2, by_replica
         assert prom.query('up{job="haproxy"} == 1')
+        # the dashboard shows the fleet: no panel splits (or double-plots) by replica
+        split = [
+            (title, expr)
+            for title, expr in dashboard_queries()
+            if any("instance" in s["metric"] for s in prom.query(expr))
+        ]
+        assert split == []
     finally:
         prom.close()
 
