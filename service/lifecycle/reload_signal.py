@@ -31,6 +31,8 @@ from pathlib import Path
 
 import anyio
 
+from service.telemetry.multiprocess import process_alive
+
 ENV = "ODESERVE_RELOAD_SIGNAL_DIR"
 WATCH_INTERVAL_S = 0.25
 """How often each worker stats the generation file."""
@@ -135,7 +137,7 @@ class ReloadSignal:
             match = _WORKER.fullmatch(entry.name)
             if match is None:
                 continue
-            if not _alive(int(match.group(1))):
+            if not process_alive(int(match.group(1))):
                 Path(entry.path).unlink(missing_ok=True)
                 continue
             try:
@@ -167,18 +169,3 @@ class ReloadSignal:
         tmp = self.folder / f".{name}.{self.pid}.{threading.get_ident()}.tmp"
         tmp.write_text(str(value))
         os.replace(tmp, self.folder / name)
-
-
-def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie, exited but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc here (not Linux), or it exited this instant: the next look decides
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -72,15 +72,20 @@ def multiproc_dir_of_this_process() -> Path | None:
 def drop_dead_workers(path: Path) -> None:
     for file in path.iterdir():
         match = _LIVE_GAUGE_FILE.fullmatch(file.name)
-        if match and not _process_exists(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             mark_worker_dead(int(match.group(1)), path)
 
 
-def _process_exists(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while the process runs (a zombie, exited but not yet reaped, counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc here (not Linux), or it exited this instant: the next look decides
         return True
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
