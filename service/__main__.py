@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["score"]:  # bulk scoring, no server
+        from service.scoring import main as score
+
+        sys.exit(score((sys.argv[1:] if argv is None else list(argv))[1:]))
     parser = build_parser()
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     if "store" in given:
