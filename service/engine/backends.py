@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from .cancel import Cancelled, CancelToken
 from .config import SampleSettings
 from .integrate import Solution
-from .onnx import OUTPUTS, PROBABILITIES, FieldConversionError, Head, build_solver
+from .onnx import OUTPUTS, PROBABILITIES, STATES_AT, TIMES, FieldConversionError, Head, build_solver
 from .rk import Field
 from .solve import solve_samples
 from .tableaus import TABLEAUS
@@ -105,12 +105,13 @@ class OnnxRuntimeBackend(Backend):
         self.field = onnx.load_from_string(field_onnx)
         self.interval, self.fallback, self.head = interval, fallback, head
         self._outputs = [*OUTPUTS, PROBABILITIES] if head is not None else list(OUTPUTS)
-        self._sessions: dict[tuple[str, bool], ort.InferenceSession] = {}
+        self._sessions: dict[tuple[str, bool, bool], ort.InferenceSession] = {}
         self._lock = threading.Lock()
 
-    def session(self, method: str, mixed_budgets: bool = False) -> ort.InferenceSession:
-        """The session for ``method``; ``mixed_budgets``: for a batch whose samples' max_steps differ."""
-        key = (method, mixed_budgets)
+    def session(self, method: str, mixed_budgets: bool = False, times: bool = False) -> ort.InferenceSession:
+        """The session for ``method``; ``mixed_budgets``: for a batch whose samples' max_steps differ;
+        ``times``: the trajectory variant (states at requested times as well)."""
+        key = (method, mixed_budgets, times)
         session = self._sessions.get(key)  # built once; the lock only guards building (hot path)
         if session is not None:
             return session
@@ -118,7 +119,7 @@ class OnnxRuntimeBackend(Backend):
             if key not in self._sessions:
                 tab = TABLEAUS[method]
                 graph = build_solver(
-                    tab, self.field, *self.interval, mixed_budgets=mixed_budgets, head=self.head
+                    tab, self.field, *self.interval, mixed_budgets=mixed_budgets, head=self.head, times=times
                 )
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -143,11 +144,41 @@ class OnnxRuntimeBackend(Backend):
         native = method in TABLEAUS  # the ONNX graph runs tableaus only
         return native and samples <= ORT_MAX_BATCH
 
+    def handles_times(self, method: str, samples: int) -> bool:
+        """Whether :meth:`solve_with_times` runs this solve in the graph (else it goes to torch)."""
+        return self._in_graph(method, samples)
+
     def solve(
         self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
     ) -> Solution:
         if not self._in_graph(method, len(y0)):
             return self.fallback.solve(method, y0, settings, cancel)
+        return self._solve(method, y0, settings, None, cancel)
+
+    def solve_with_times(
+        self,
+        method: str,
+        y0: np.ndarray,
+        settings: SampleSettings,
+        times: np.ndarray,
+        cancel: CancelToken | None = None,
+    ) -> Solution:
+        """:meth:`solve` plus the states at ``times`` [T] (float64, sorted, inside the interval) as
+        ``outputs`` [T, B, D], from the trajectory graph: the same steps, so the same final state,
+        counts and probabilities as :meth:`solve`, and torch's dense output to round-off.
+        Only for :meth:`handles_times` solves."""
+        if not self._in_graph(method, len(y0)):
+            raise BackendError(f"{method} with {len(y0)} samples does not run in the ONNX graph")
+        return self._solve(method, y0, settings, np.ascontiguousarray(times, dtype=np.float64), cancel)
+
+    def _solve(
+        self,
+        method: str,
+        y0: np.ndarray,
+        settings: SampleSettings,
+        times: np.ndarray | None,
+        cancel: CancelToken | None,
+    ) -> Solution:
         max_steps = settings.max_steps
         feed = {
             "z0": y0,
@@ -156,31 +187,43 @@ class OnnxRuntimeBackend(Backend):
             "step": settings.step_size[:, None],
             "max_steps": max_steps[:, None],
         }
+        names = self._outputs
+        if times is not None:
+            feed[TIMES] = times
+            names = [*names, STATES_AT]
         mixed = len(max_steps) > 1 and bool((max_steps != max_steps[0]).any())
-        z1, nfe, accepted, rejected, failed, *read_out = self._run(self.session(method, mixed), feed, cancel)
+        session = self.session(method, mixed, times is not None)
+        z1, nfe, accepted, rejected, failed, *extra = self._run(session, feed, cancel, names)
+        states_at = extra.pop() if times is not None else None
         return Solution(
             final=z1,
-            outputs=None,
+            # [B, T, D] in the graph; [T, B, D] as torch's dense output
+            outputs=None if states_at is None else np.ascontiguousarray(states_at.transpose(1, 0, 2)),
             nfe=nfe[:, 0],
             accepted=accepted[:, 0],
             rejected=rejected[:, 0],
             failed=failed[:, 0],
-            probabilities=read_out[0] if read_out else None,
+            probabilities=extra[0] if extra else None,
         )
 
     def _run(
-        self, session: ort.InferenceSession, feed: dict[str, np.ndarray], cancel: CancelToken | None
+        self,
+        session: ort.InferenceSession,
+        feed: dict[str, np.ndarray],
+        cancel: CancelToken | None,
+        names: list[str] | None = None,
     ) -> list[np.ndarray]:
         """One session run; a cancelled token terminates it between kernels (inside the Loop too)."""
         # The outputs are named: ORT would list the names again on every run. onnxruntime ships no
         # type information; its run() returns one numpy array per output named, as cast below.
+        names = self._outputs if names is None else names
         if cancel is None:
-            return cast("list[np.ndarray]", session.run(self._outputs, feed))
+            return cast("list[np.ndarray]", session.run(names, feed))
         options = ort.RunOptions()
         options.log_severity_level = 4  # a terminated run is expected here, not an error to print
         with cancel.hook(lambda: setattr(options, "terminate", True)):
             try:
-                return cast("list[np.ndarray]", session.run(self._outputs, feed, options))
+                return cast("list[np.ndarray]", session.run(names, feed, options))
             except _ORT.Fail:
                 if cancel.cancelled:
                     raise Cancelled() from None

@@ -10,7 +10,7 @@ import torch
 
 from models_store import FlattenEncoderSpec, Manifest, OdeClassifier
 
-from .backends import Backend, BackendName, TorchBackend, select_backend
+from .backends import Backend, BackendName, OnnxRuntimeBackend, TorchBackend, select_backend
 from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .integrate import Solution
@@ -76,7 +76,8 @@ class Trajectory:
 class ModelRunner:
     """Runs one model version in float64 (tight tolerances stay meaningful; rows stay independent).
 
-    Predictions go through the selected backend; trajectories (dense output) always run on torch.
+    Predictions go through the selected backend; so do trajectories (dense output) when it is ONNX
+    Runtime and the solve runs in its graph, and torch otherwise.
     The encoder (when it only flattens and zero-pads) and the head (a linear map and a softmax)
     run in numpy, or the head inside the ONNX Runtime graph: for a one-point predict, torch's
     per-call dispatch costs a fifth of the request in the server, for a few dozen multiply-adds
@@ -151,14 +152,42 @@ class ModelRunner:
     ) -> Trajectory:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
         grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
-        with torch.inference_mode():
-            z0 = torch.from_numpy(self.encode(inputs))
-            sol = solve(self.network.field, z0, self.interval, config, grid, cancel)
+        backend = self.backend
+        if (
+            isinstance(backend, OnnxRuntimeBackend)
+            and len(grid)
+            and backend.handles_times(config.method, len(inputs))
+        ):
+            sol = self._graph_trajectory(backend, inputs, grid, config, cancel)
+        else:
+            with torch.inference_mode():
+                z0 = torch.from_numpy(self.encode(inputs))
+                sol = solve(self.network.field, z0, self.interval, config, grid, cancel)
         assert sol.outputs is not None
-        final = Prediction.of(self.probabilities(sol.final), sol, config.native)
+        probs = sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
+        final = Prediction.of(probs, sol, config.native)
         return Trajectory(
             final=final,
             times=grid.tolist(),
             states=sol.outputs,
             probabilities=self.probabilities(sol.outputs),
         )
+
+    def _graph_trajectory(
+        self,
+        backend: OnnxRuntimeBackend,
+        inputs: np.ndarray,
+        grid: torch.Tensor,
+        config: SolverConfig,
+        cancel: CancelToken | None,
+    ) -> Solution:
+        """The trajectory in ONNX Runtime's trajectory graph: predict's steps, torch's dense output."""
+        batch = len(inputs)
+        check_budget(config, self.interval, batch)
+        t0, t1 = self.interval
+        times = grid.numpy()
+        if bool((times < t0).any()) or bool((times > t1).any()):
+            raise ValueError("times must lie inside the integration interval")
+        settings = SampleSettings.uniform(config, batch)
+        sol = backend.solve_with_times(config.method, self.encode(inputs), settings, times, cancel)
+        return raise_failures(sol, config.max_steps)

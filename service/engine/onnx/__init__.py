@@ -26,12 +26,14 @@ The modules, from the bottom up: :mod:`.builder` (node-building vocabulary), :mo
 (sessions, output names, cancellation) is the backend's job, in ``service/engine/backends.py``.
 """
 
-from .solve_graph import OUTPUTS, PROBABILITIES, Head, build_solver
+from .solve_graph import OUTPUTS, PROBABILITIES, STATES_AT, TIMES, Head, build_solver
 from .stored_field import FieldConversionError, FirstLayer, field_function, first_layer, state_dim
 
 __all__ = [
     "OUTPUTS",
     "PROBABILITIES",
+    "STATES_AT",
+    "TIMES",
     "FieldConversionError",
     "FirstLayer",
     "Head",

@@ -8,6 +8,10 @@ Inputs: ``z0`` [B, D] f64; per-sample columns ``rtol``/``atol``/``step`` [B, 1] 
 Outputs: ``z1`` [B, D]; columns ``nfe``/``accepted``/``rejected`` [B, 1] i64, ``failed`` [B, 1] bool;
 with a ``head``, also ``probabilities`` [B, C] = softmax(z1 W^T + b) in two kernels, which is
 cheaper than the same read-out as several small numpy calls after the run.
+
+The trajectory variant (``times=True``) also takes ``times`` [T] f64 (sorted, inside [t0, t1]) and
+gives ``states_at`` [B, T, D], the states there as the torch solver's dense output computes them
+(:func:`.step._emit`); its stepping, and so its other outputs, are the plain graph's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .stored_field import field_function, field_opset, first_layer, reads_time, 
 
 OUTPUTS = ("z1", "nfe", "accepted", "rejected", "failed")  # z1 [B, D]; the others [B, 1] per-sample columns
 PROBABILITIES = "probabilities"  # [B, C], the extra output of a graph built with a head
+TIMES, STATES_AT = "times", "states_at"  # the trajectory variant's extra input [T] and output [B, T, D]
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,14 @@ def build_solver(
     *,
     mixed_budgets: bool = True,
     head: Head | None = None,
+    times: bool = False,
 ) -> onnx.ModelProto:
     """The solve graph for one tableau and one stored field over [t0, t1].
 
     ``mixed_budgets=False`` builds the variant for batches whose samples share one ``max_steps``
     (every request's own samples do): the Loop's trip count is then the budget, which saves the
     per-sample budget test in every step. ``head``: also read the class probabilities out of z1.
+    ``times``: the trajectory variant (see the module's docstring).
     """
     field = upgraded(field)
     dim, layer, opset, timed = state_dim(field), first_layer(field), field_opset(field), reads_time(field)
@@ -70,12 +77,19 @@ def build_solver(
     # >= 1 so that the scan outputs have a shape
     trip = b.op("Max", b.op("ReduceMax", "max_steps", keepdims=0), b.const(1, I64))
     scans = [f"{name}_scan" for name in SCANNED]
+    dense_in: list[str] = []
+    dense_out: list[str] = []
+    if times:  # times <= t0 hold z0 from the start, as in integrate()
+        at_start = b.op("LessOrEqual", b.op("Add", b.op("Mul", "rtol", b.const(0.0)), TIMES), b.const(t0))
+        z0_wide = b.op("Unsqueeze", "z0", b.const([1], I64))
+        start = b.op("Where", b.op("Unsqueeze", at_start, b.const([2], I64)), z0_wide, b.const(0.0))
+        dense_in, dense_out = [at_start, start], ["emitted_end", STATES_AT]
     b.nodes.append(
         helper.make_node(
             "Loop",
-            [trip, b.const(True, BOOL), rem, h, "z0", f0, running],  # t1 > t0
-            ["rem_end", "h_end", "z1", "f_end", "running_end", *scans],
-            body=step_body(tab, timed, dim, layer, opset, mixed_budgets),
+            [trip, b.const(True, BOOL), rem, h, "z0", f0, running, *dense_in],  # t1 > t0
+            ["rem_end", "h_end", "z1", "f_end", "running_end", *dense_out, *scans],
+            body=step_body(tab, timed, dim, layer, opset, mixed_budgets, dense=times),
         )
     )
 
@@ -102,12 +116,16 @@ def build_solver(
         column("step", F64),
         column("max_steps", I64),
     ]
+    if times:
+        inputs.append(helper.make_tensor_value_info(TIMES, F64, ["T"]))
     outputs = [
         helper.make_tensor_value_info(OUTPUTS[0], F64, ["B", "D"]),
         *(column(name, BOOL if name == "failed" else I64) for name in OUTPUTS[1:]),
     ]
     if head is not None:
         outputs.append(helper.make_tensor_value_info(PROBABILITIES, F64, ["B", len(head.bias)]))
+    if times:
+        outputs.append(helper.make_tensor_value_info(STATES_AT, F64, ["B", "T", "D"]))
     graph = helper.make_graph(b.nodes, f"odeserve_{tab.name}", inputs, outputs)
     functions = [field_function(field)] + ([layer.tail] if layer is not None else [])
     model = helper.make_model(

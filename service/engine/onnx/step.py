@@ -30,10 +30,22 @@ CARRIED: list[tuple[str, int, Shape]] = [
     ("running", BOOL, ["B", 1]),
 ]
 SCANNED = ["attempted", "ok"]  # per-iteration [B, 1] flags, counted after the Loop
+# carried after CARRIED by the trajectory variant only (``dense=True``): which requested times each
+# sample has filled in, and the states there
+DENSE_CARRIED: list[tuple[str, int, Shape]] = [
+    ("emitted", BOOL, ["B", "T"]),
+    ("states", F64, ["B", "T", "D"]),
+]
 
 
 def step_body(
-    tab: ButcherTableau, timed: bool, dim: int, layer: FirstLayer | None, opset: int, mixed_budgets: bool
+    tab: ButcherTableau,
+    timed: bool,
+    dim: int,
+    layer: FirstLayer | None,
+    opset: int,
+    mixed_budgets: bool,
+    dense: bool = False,
 ) -> onnx.GraphProto:
     """One step for every sample, with no per-sample masks.
 
@@ -83,14 +95,90 @@ def step_body(
         room = b.op("Less", "iter", "budget")  # a running sample has attempted exactly iter + 1 steps now
         going = b.op("And", running_new, room)
     outputs = [b.any(going), rem_new, h_next, y_new, f0_new, running_new, running, ok]
+    state = list(CARRIED)
+    if dense:
+        f_first = stages.ks[0]
+        # the last stage (f(y1) for FSAL tableaus), as dense.interpolate takes Step.f_last
+        dense_out = _emit(tab, b, stages, (rem, rem_new), hs, (y, y1, f_first, stages.ks[-1]), ok)
+        outputs[len(CARRIED) + 1 : len(CARRIED) + 1] = dense_out
+        state += DENSE_CARRIED
     inputs = [
         helper.make_tensor_value_info("iter", I64, []),
         helper.make_tensor_value_info("cond_in", BOOL, []),
     ]
-    inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in CARRIED]
+    inputs += [helper.make_tensor_value_info(n, d, s) for n, d, s in state]
     outs = [helper.make_tensor_value_info(outputs[0], BOOL, [])]
     # zip stops at the carried state; the scanned flags that follow are declared below
-    carried = zip(outputs[1:], CARRIED, strict=False)
+    carried = zip(outputs[1:], state, strict=False)
     outs += [helper.make_tensor_value_info(o, d, s) for o, (_, d, s) in carried]
-    outs += [helper.make_tensor_value_info(o, BOOL, ["B", 1]) for o in outputs[len(CARRIED) + 1 :]]
+    outs += [helper.make_tensor_value_info(o, BOOL, ["B", 1]) for o in outputs[len(state) + 1 :]]
     return helper.make_graph(b.nodes, f"{tab.name}_step", inputs, outs)
+
+
+def _emit(
+    tab: ButcherTableau,
+    b: GraphBuilder,
+    stages: StageStack,
+    rems: tuple[str, str],
+    hs: str,
+    ends: tuple[str, str, str, str],
+    ok: str,
+) -> list[str]:
+    """integrate._emit in the graph: the new ``emitted`` [B, T] and ``states`` [B, T, D].
+
+    A requested time tau not yet filled in and reached by a step that the sample accepted
+    (tau <= t_new) gets dense.interpolate's value at x = clamp((tau - t) / h, 0, 1), or exactly
+    y1 where tau == t_new; the same operations in the same order as there, on [B, T, D] with the
+    step's [B, D] terms broadcast over T. Times are t1 - rem (the Loop carries the time left).
+    """
+    emitted, states = (name for name, _, _ in DENSE_CARRIED)
+    rem, rem_new = rems
+    y0, y1, k_first, k_last = ends
+    t, t_new = b.op("Sub", "t1", rem), b.op("Sub", "t1", rem_new)  # [B, 1]
+    due = b.op("And", b.op("And", ok, b.op("Not", emitted)), b.op("LessOrEqual", "times", t_new))  # [B, T]
+    x_bt = b.op("Clip", b.op("Div", b.op("Sub", "times", t), hs), b.const(0.0), b.const(1.0))
+    axis1, axis2 = b.const([1], I64), b.const([2], I64)
+    x = b.op("Unsqueeze", x_bt, axis2)  # [B, T, 1]
+
+    def wide(v: str) -> str:  # [B, D] -> [B, 1, D]
+        return b.op("Unsqueeze", v, axis1)
+
+    def mul(u: str, v: str) -> str:
+        return b.op("Mul", u, v)
+
+    def add(u: str, v: str) -> str:
+        return b.op("Add", u, v)
+
+    def sub(u: str, v: str) -> str:
+        return b.op("Sub", u, v)
+
+    def scaled(c: float, v: str) -> str:  # c * v, as torch's python-scalar products
+        return mul(b.const(c), v)
+
+    y0w, y1w = wide(y0), wide(y1)
+    if not tab.adaptive:  # linear, as torchdiffeq does on fixed grids
+        value = add(y0w, mul(x, wide(sub(y1, y0))))
+    else:
+        f0, f1 = mul(k_first, hs), mul(k_last, hs)
+        if tab.b_mid is not None:  # quartic through y0, y(1/2), y1 with both end slopes
+            ym = stages.combine(tab.b_mid)
+            qa = add(sub(scaled(2.0, sub(f1, f0)), scaled(8.0, add(y1, y0))), scaled(16.0, ym))
+            qb = sub(
+                add(add(sub(scaled(5.0, f0), scaled(3.0, f1)), scaled(18.0, y0)), scaled(14.0, y1)),
+                scaled(32.0, ym),
+            )
+            qc = add(sub(sub(sub(f1, scaled(4.0, f0)), scaled(11.0, y0)), scaled(5.0, y1)), scaled(16.0, ym))
+            inner = add(wide(qc), mul(x, add(wide(qb), mul(x, wide(qa)))))
+            value = add(y0w, mul(x, add(wide(f0), mul(x, inner))))
+        else:  # cubic Hermite with both end slopes
+            x2 = mul(x, x)
+            x3 = mul(x2, x)
+            w0 = add(sub(scaled(2.0, x3), scaled(3.0, x2)), b.const(1.0))
+            w1 = add(sub(x3, scaled(2.0, x2)), x)
+            w2 = add(scaled(-2.0, x3), scaled(3.0, x2))
+            w3 = sub(x3, x2)
+            value = add(add(add(mul(w0, y0w), mul(w1, wide(f0))), mul(w2, y1w)), mul(w3, wide(f1)))
+    exact = b.op("Unsqueeze", b.op("Equal", "times", t_new), axis2)  # [B, T, 1]
+    value = b.op("Where", exact, y1w, value)
+    states_new = b.op("Where", b.op("Unsqueeze", due, axis2), value, states)
+    return [b.op("Or", emitted, due), states_new]

@@ -95,4 +95,4 @@ def test_both_graph_variants_are_built_at_load(runners) -> None:
     """A first mixed-budget batch may be solved on the event loop: it must not build a session there."""
     backend = runners["onnxruntime"].backend
     method = runners["onnxruntime"].manifest.default_solver.method
-    assert {(method, False), (method, True)} <= set(backend._sessions)
+    assert {(method, False, False), (method, True, False)} <= set(backend._sessions)
