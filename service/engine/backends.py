@@ -133,11 +133,12 @@ class OnnxRuntimeBackend(Backend):
         return self._in_graph(method, samples)
 
     def warm(self, method: str) -> None:
-        """Both graph variants, built at load: a first mixed-budget batch may run on the event loop,
-        which must not wait for a session to be built."""
+        """Every graph variant (budgets equal or mixed, predict or trajectory), built at load: a first
+        such solve may run on the event loop, which must not wait for a session to be built."""
         if self._in_graph(method, 1):
             for mixed in (False, True):
-                self.session(method, mixed)
+                for times in (False, True):
+                    self.session(method, mixed, times)
 
     @staticmethod
     def _in_graph(method: str, samples: int) -> bool:
