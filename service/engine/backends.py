@@ -22,7 +22,7 @@ from .config import SampleSettings
 from .integrate import Solution
 from .onnx import OUTPUTS, PROBABILITIES, STATES_AT, TIMES, FieldConversionError, Head, build_solver
 from .rk import Field
-from .solve import solve_samples
+from .solve import check_times, solve_samples
 from .tableaus import TABLEAUS
 
 BackendName = Literal["auto", "torch", "onnxruntime"]
@@ -56,9 +56,16 @@ class Backend(ABC):
 
     @abstractmethod
     def solve(
-        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
+        self,
+        method: str,
+        y0: np.ndarray,
+        settings: SampleSettings,
+        cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
     ) -> Solution:
-        """z(t1) and step counts for each row of ``y0`` [B, D] (float64), each with its own settings."""
+        """z(t1) and step counts for each row of ``y0`` [B, D] (float64), each with its own settings;
+        with ``times`` [T] (sorted, inside the interval) also the states there, as ``outputs``
+        [T, B, D] (dense output: the same steps, so the same final state and counts)."""
 
     def warm(self, method: str) -> None:  # noqa: B027 (a hook: most backends have nothing to build)
         """Build what serving ``method`` needs now, at load time, rather than on a first request."""
@@ -76,11 +83,17 @@ class TorchBackend(Backend):
         self.field, self.interval = field, interval
 
     def solve(
-        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
+        self,
+        method: str,
+        y0: np.ndarray,
+        settings: SampleSettings,
+        cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
     ) -> Solution:
+        grid = None if times is None else torch.from_numpy(np.asarray(times, dtype=np.float64))
         with torch.inference_mode():
             return solve_samples(
-                self.field, torch.from_numpy(y0), self.interval, method, settings, cancel=cancel
+                self.field, torch.from_numpy(y0), self.interval, method, settings, grid, cancel
             )
 
 
@@ -145,32 +158,20 @@ class OnnxRuntimeBackend(Backend):
         native = method in TABLEAUS  # the ONNX graph runs tableaus only
         return native and samples <= ORT_MAX_BATCH
 
-    def handles_times(self, method: str, samples: int) -> bool:
-        """Whether :meth:`solve_with_times` runs this solve in the graph (else it goes to torch)."""
-        return self._in_graph(method, samples)
-
     def solve(
-        self, method: str, y0: np.ndarray, settings: SampleSettings, cancel: CancelToken | None = None
-    ) -> Solution:
-        if not self._in_graph(method, len(y0)):
-            return self.fallback.solve(method, y0, settings, cancel)
-        return self._solve(method, y0, settings, None, cancel)
-
-    def solve_with_times(
         self,
         method: str,
         y0: np.ndarray,
         settings: SampleSettings,
-        times: np.ndarray,
         cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
     ) -> Solution:
-        """:meth:`solve` plus the states at ``times`` [T] (float64, sorted, inside the interval) as
-        ``outputs`` [T, B, D], from the trajectory graph: the same steps, so the same final state,
-        counts and probabilities as :meth:`solve`, and torch's dense output to round-off.
-        Only for :meth:`handles_times` solves."""
-        if not self._in_graph(method, len(y0)):
-            raise BackendError(f"{method} with {len(y0)} samples does not run in the ONNX graph")
-        return self._solve(method, y0, settings, np.ascontiguousarray(times, dtype=np.float64), cancel)
+        if not self._in_graph(method, len(y0)) or (times is not None and not len(times)):
+            return self.fallback.solve(method, y0, settings, cancel, times)
+        if times is not None:
+            times = np.ascontiguousarray(times, dtype=np.float64)
+            check_times(times, self.interval)
+        return self._solve(method, y0, settings, times, cancel)
 
     def _solve(
         self,

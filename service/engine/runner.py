@@ -10,12 +10,12 @@ import torch
 
 from models_store import FlattenEncoderSpec, Manifest, OdeClassifier
 
-from .backends import Backend, BackendName, OnnxRuntimeBackend, TorchBackend, select_backend
+from .backends import Backend, BackendName, TorchBackend, select_backend
 from .cancel import CancelToken
 from .config import SampleSettings, SolverConfig
 from .integrate import Solution
 from .onnx import Head
-from .solve import check_budget, raise_failures, solve
+from .solve import check_budget, raise_failures
 
 _PROBE_SAMPLES = 16
 
@@ -151,43 +151,17 @@ class ModelRunner:
         self, inputs: np.ndarray, times: np.ndarray, config: SolverConfig, cancel: CancelToken | None = None
     ) -> Trajectory:
         """States at ``times`` (sorted, inside the interval); the final answer is predict's."""
-        grid = torch.as_tensor(np.asarray(times, dtype=np.float64))
-        backend = self.backend
-        if (
-            isinstance(backend, OnnxRuntimeBackend)
-            and len(grid)
-            and backend.handles_times(config.method, len(inputs))
-        ):
-            sol = self._graph_trajectory(backend, inputs, grid, config, cancel)
-        else:
-            with torch.inference_mode():
-                z0 = torch.from_numpy(self.encode(inputs))
-                sol = solve(self.network.field, z0, self.interval, config, grid, cancel)
-        assert sol.outputs is not None
+        batch = len(inputs)
+        check_budget(config, self.interval, batch)
+        grid = np.asarray(times, dtype=np.float64)
+        settings = SampleSettings.uniform(config, batch)
+        sol = self.backend.solve(config.method, self.encode(inputs), settings, cancel, grid)
+        raise_failures(sol, config.max_steps)
+        assert sol.outputs is not None  # asked with times
         probs = sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
-        final = Prediction.of(probs, sol, config.native)
         return Trajectory(
-            final=final,
+            final=Prediction.of(probs, sol, config.native),
             times=grid.tolist(),
             states=sol.outputs,
             probabilities=self.probabilities(sol.outputs),
         )
-
-    def _graph_trajectory(
-        self,
-        backend: OnnxRuntimeBackend,
-        inputs: np.ndarray,
-        grid: torch.Tensor,
-        config: SolverConfig,
-        cancel: CancelToken | None,
-    ) -> Solution:
-        """The trajectory in ONNX Runtime's trajectory graph: predict's steps, torch's dense output."""
-        batch = len(inputs)
-        check_budget(config, self.interval, batch)
-        t0, t1 = self.interval
-        times = grid.numpy()
-        if bool((times < t0).any()) or bool((times > t1).any()):
-            raise ValueError("times must lie inside the integration interval")
-        settings = SampleSettings.uniform(config, batch)
-        sol = backend.solve_with_times(config.method, self.encode(inputs), settings, times, cancel)
-        return raise_failures(sol, config.max_steps)

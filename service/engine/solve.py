@@ -32,6 +32,12 @@ def check_budget(config: SolverConfig, interval: tuple[float, float], batch: int
         raise StepLimitExceeded(range(batch), config.max_steps, fixed_grid=True)
 
 
+def check_times(times: np.ndarray, interval: tuple[float, float]) -> None:
+    """Dense output is asked inside the interval only (the API checks it first, with its message)."""
+    if bool((times < interval[0]).any()) or bool((times > interval[1]).any()):
+        raise ValueError("times must lie inside the integration interval")
+
+
 def solve_samples(
     field: Field,
     y0: torch.Tensor,
@@ -49,8 +55,8 @@ def solve_samples(
     """
     t0, t1 = interval
     field = checked(field, cancel)
-    if times is not None and (bool((times < t0).any()) or bool((times > t1).any())):
-        raise ValueError("times must lie inside the integration interval")
+    if times is not None:
+        check_times(times.numpy(), interval)
     tableau = TABLEAUS.get(method)
     if tableau is None:
         first: Callable[[np.ndarray], float] = lambda v: v[0].item()  # noqa: E731

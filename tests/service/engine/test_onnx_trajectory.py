@@ -78,7 +78,7 @@ def test_final_state_is_predicts_and_t1_is_exact(runners: Runners, method: str) 
     z0 = runners["onnxruntime"].encode(np.random.default_rng(3).normal(size=(5, 2)))
     settings = SampleSettings.uniform(SolverConfig(method, 1e-7, 1e-7, 0.1, 5000), 5)
     times = _grid(runners["torch"], 7, 4)
-    dense, plain = backend.solve_with_times(method, z0, settings, times), backend.solve(method, z0, settings)
+    dense, plain = backend.solve(method, z0, settings, times=times), backend.solve(method, z0, settings)
     assert dense.outputs is not None and dense.outputs.shape == (7, 5, z0.shape[1])
     assert np.array_equal(dense.final, plain.final) and np.array_equal(dense.outputs[-1], plain.final)
     assert np.array_equal(dense.outputs[0], z0)
@@ -98,7 +98,7 @@ def test_a_rows_trajectory_does_not_depend_on_its_batchmates(runners: Runners, m
     times = _grid(reference, 9, 6)
     for budgets in (np.full(4, 100_000), np.array([100_000, 90_000, 100_000, 80_000])):
         settings = SampleSettings(rtol=tol, atol=tol, step_size=steps, max_steps=budgets)
-        crowd = backend.solve_with_times(method, z0, settings, times)
+        crowd = backend.solve(method, z0, settings, times=times)
         assert crowd.outputs is not None and not crowd.failed.any()
         for i in range(4):
             one = SampleSettings(
@@ -107,7 +107,7 @@ def test_a_rows_trajectory_does_not_depend_on_its_batchmates(runners: Runners, m
                 step_size=steps[i : i + 1],
                 max_steps=budgets[i : i + 1],
             )
-            alone = backend.solve_with_times(method, z0[i : i + 1], one, times)
+            alone = backend.solve(method, z0[i : i + 1], one, times=times)
             assert alone.outputs is not None
             assert alone.nfe[0] == crowd.nfe[i]
             np.testing.assert_allclose(alone.outputs[:, 0], crowd.outputs[:, i], rtol=0, atol=STATE_TOL)
@@ -124,7 +124,7 @@ def test_mixed_tolerances_match_torch(runners: Runners, method: str) -> None:
     tol = np.array([1e-3, 1e-9, 1e-5, 1e-7])
     settings = SampleSettings(rtol=tol, atol=tol, step_size=np.full(4, 0.05), max_steps=np.full(4, 100_000))
     times = _grid(reference, 9, 8)
-    got = backend.solve_with_times(method, z0, settings, times)
+    got = backend.solve(method, z0, settings, times=times)
     with torch.inference_mode():
         want = solve_samples(
             reference.network.field,
