@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     fast_path: bool = Field(
         default=True, description="answer predict without FastAPI's per-request machinery (same answers)"
     )
+    ui: bool = Field(
+        default=True,
+        description="serve the model explorer's pages (/ui/: models, pictures, training reports); "
+        "its JSON endpoints under /v1 stay",
+    )
     drain_grace_s: float = Field(
         default=0.0,
         ge=0,
