@@ -28,9 +28,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
 
-from .multiprocess import drop_dead_workers, mark_worker_dead, multiproc_dir_of_this_process
+from .multiprocess import (
+    WorkerFilesCollector,
+    drop_dead_workers,
+    mark_worker_dead,
+    multiproc_dir_of_this_process,
+)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUEUE_WAIT_BUCKETS = (
@@ -241,8 +245,7 @@ class Metrics:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         drop_dead_workers(self._multiproc_dir)
         registry = CollectorRegistry()
-        # prometheus-client leaves this constructor unannotated
-        MultiProcessCollector(registry, path=self._multiproc_dir)  # type: ignore[no-untyped-call]
+        registry.register(WorkerFilesCollector(self._multiproc_dir))
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def close(self) -> None:

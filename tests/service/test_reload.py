@@ -22,6 +22,7 @@ from service_process import ServiceProcess, service_process
 
 from models_store import WEIGHTS_FILE, ModelStore
 from service.lifecycle.reload_signal import ACK_TIMEOUT_S
+from service.telemetry.multiprocess import written_metric_files
 
 POINT = [0.5, -0.25]
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -175,7 +176,9 @@ def _replica(template: Path, tmp_path: Path, poll_interval: float) -> Iterator[t
 def _answers_by_worker(metrics: Path, model: str, version: int | None = None) -> dict[int, float]:
     """Per worker pid: the predict answers it counted for ``model`` (at ``version``, if given)."""
     answers: dict[int, float] = {}
-    for path in metrics.glob("counter_*.db"):
+    for path in written_metric_files(metrics):  # a worker's file is empty for an instant at its start
+        if not path.name.startswith("counter_"):
+            continue
         pid = int(path.stem.rpartition("_")[2])
         for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):
             _, sample, labels, _ = json.loads(key)

@@ -299,6 +299,7 @@ def test_multiprocess_two_workers_are_summed_and_dead_workers_drop_out(tmp_path:
     workers = [_python(WORKER, env, str(n), stdin=subprocess.PIPE, stdout=subprocess.PIPE) for n in (3, 5)]
     for worker in workers:
         assert worker.stdout.readline().strip() == "ready"
+    (tmp_path / "counter_999999.db").write_bytes(b"")  # a third worker starting: its file not yet sized
 
     live = _collect(env)
     predict = (
