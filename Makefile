@@ -38,7 +38,7 @@ lint: $(TEST_STAMP)  ## ruff (lint + format check) and mypy, all three reported;
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
-demo-store: $(STAMP)  ## rebuild the shipped demo store deterministically
+demo-store: $(STAMP)  ## rebuild the shipped demo store deterministically, with each model's training report
 	$(BIN)/python -m training demo --store models_store/demo --force
 
 clean:

@@ -1,5 +1,6 @@
 """HTTP predict under load: the no-model floor, the bare solve, a naive FastAPI + torchdiffeq
-server, and odeserve.
+server, and odeserve; and odeserve's trajectories (``num_points`` 10, one input) against its own
+predict in the same run.
 
     python -m benchmarks.http_bench --duration 10
 
@@ -35,6 +36,9 @@ from .servers import RunningServer, ServerError, ServerSpec, running, uvicorn_ar
 
 SERVERS = ("floor", "bare", "naive", "odeserve")
 FLOOR, BARE, NAIVE, ODESERVE = SERVERS
+TRAJECTORY = "odeserve-trajectory"
+"""The rows of odeserve's trajectory route, measured right after its predict rows on the same server."""
+TRAJECTORY_BODY = '{"inputs": [[0.5, -0.2]], "num_points": 10}'
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="ARGS",
         help="more options for python -m service, as one shell-quoted string: --odeserve-args='--workers 1'",
+    )
+    add(
+        "--no-trajectory",
+        dest="trajectory",
+        action="store_false",
+        help="skip odeserve's trajectory rows (POST .../trajectory, num_points 10, one input)",
     )
     add("--pin-wrk", type=int, metavar="CORE", help="run wrk on this core only (taskset)")
     add("--pin-server", type=int, metavar="CORE", help="run each server on this core only (taskset)")
@@ -148,35 +158,53 @@ def load_settings(args: argparse.Namespace, connections: int, duration: int) -> 
     )
 
 
-def measure(server: RunningServer, args: argparse.Namespace, console: Console) -> list[Row]:
-    """Warm ``server`` up, then one wrk run per connection count."""
-    url = server.url(server.spec.predict_path)
+def measure(
+    server: RunningServer,
+    args: argparse.Namespace,
+    console: Console,
+    name: str | None = None,
+    path: str | None = None,
+    body: str = wrk.BODY,
+) -> list[Row]:
+    """Warm ``server`` up, then one wrk run per connection count (of predict, or ``path``)."""
+    url = server.url(path or server.spec.predict_path)
+    name = name or server.spec.name
     if args.warmup > 0:
-        wrk.run(url, load_settings(args, max(args.connections), args.warmup))
+        wrk.run(url, load_settings(args, max(args.connections), args.warmup), body)
     rows = []
     for connections in args.connections:
         time.sleep(1.0)  # let the previous run's sockets close
-        result = wrk.run(url, load_settings(args, connections, args.duration))
+        result = wrk.run(url, load_settings(args, connections, args.duration), body)
         console.print(
-            f"  {server.spec.name:>8} c={connections:<3} {result.rps:9.1f} req/s  "
+            f"  {name:>8} c={connections:<3} {result.rps:9.1f} req/s  "
             f"p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
         )
-        rows.append(Row(server.spec.name, connections, result))
+        rows.append(Row(name, connections, result))
     return rows
 
 
-def first_answers(server: RunningServer) -> dict[str, Any]:
-    """One predict by hand before the load (a wrong route or a failing model stops the run here), and
-    the server's description of the model when it has one (odeserve: version, status)."""
+def trajectory_path(predict_path: str) -> str:
+    return predict_path.removesuffix("/predict") + "/trajectory"
+
+
+def first_answers(server: RunningServer, trajectory: bool = False) -> dict[str, Any]:
+    """One predict (and trajectory) by hand before the load (a wrong route or a failing model stops
+    the run here), and the server's description of the model when it has one (odeserve: version,
+    status)."""
+    calls = {"predict": (server.spec.predict_path, wrk.BODY)}
+    if trajectory:
+        calls["trajectory"] = (trajectory_path(server.spec.predict_path), TRAJECTORY_BODY)
+    answers = {}
     with httpx.Client(timeout=60) as client:
-        response = client.post(
-            server.url(server.spec.predict_path),
-            content=wrk.BODY,
-            headers={"Content-Type": "application/json"},
-        )
-        if response.status_code != 200:
-            raise ServerError(f"{server.spec.name} answered {response.status_code}: {response.text[:500]}")
-        answers = {"predict": response.json()}
+        for what, (path, body) in calls.items():
+            response = client.post(
+                server.url(path), content=body, headers={"Content-Type": "application/json"}
+            )
+            if response.status_code != 200:
+                raise ServerError(
+                    f"{server.spec.name} {what} answered {response.status_code}: {response.text[:500]}"
+                )
+            answers[what] = response.json()
         if server.spec.info_path:
             answers["info"] = client.get(server.url(server.spec.info_path)).json()
     return answers
@@ -240,11 +268,28 @@ def targets(rows: list[Row]) -> list[Target]:
             )
         )
         found.append(Target("64 connections: odeserve has zero errors", str(o64.errors), o64.errors == 0))
+    t1, t16 = get((TRAJECTORY, 1)), get((TRAJECTORY, 16))
+    if t16 and o16:
+        found.append(
+            Target(
+                "16 connections: trajectory req/s >= 50% of predict's",
+                f"{t16.rps / o16.rps:.0%}",
+                t16.rps >= 0.5 * o16.rps,
+            )
+        )
+    if t1 and o1:
+        found.append(
+            Target(
+                "1 connection: trajectory p50 <= 1.5x predict's",
+                f"{t1.p50_ms / o1.p50_ms:.2f}x",
+                t1.p50_ms <= 1.5 * o1.p50_ms,
+            )
+        )
     return found
 
 
 def render(console: Console, compared: list[dict[str, Any]], found: list[Target]) -> None:
-    table = Table(title="HTTP predict under wrk (one uvicorn worker each)")
+    table = Table(title="HTTP predict (and odeserve's trajectory) under wrk (one uvicorn worker each)")
     columns = (
         "server",
         "conns",
@@ -296,9 +341,13 @@ def run_all(args: argparse.Namespace, console: Console, log_dir: Path) -> tuple[
     answers: dict[str, Any] = {}
     for spec in server_specs(args):
         console.print(f"[bold]{spec.name}[/bold]: {shlex.join(spec.argv)}", soft_wrap=True, highlight=False)
+        trajectory = args.trajectory and spec.name == ODESERVE
         with running(spec, log_dir, pin_core=args.pin_server) as server:
-            answers[spec.name] = first_answers(server)
+            answers[spec.name] = first_answers(server, trajectory)
             rows += measure(server, args, console)
+            if trajectory:
+                path = trajectory_path(spec.predict_path)
+                rows += measure(server, args, console, TRAJECTORY, path, TRAJECTORY_BODY)
     return rows, answers
 
 

@@ -22,9 +22,11 @@ from .manifest import (
     GOLDEN_FILE,
     HEAD_ONNX,
     MANIFEST_FILE,
+    MAX_HISTORY,
     ONNX_FILES,
     SCHEMA_VERSION,
     WEIGHTS_FILE,
+    EpochRecord,
     Golden,
     InputSpec,
     Manifest,
@@ -35,12 +37,15 @@ from .manifest import (
 )
 from .methods import METHODS, REFUSED_METHODS, SERVED_METHODS, SolverMethod, served_method
 from .naming import LATEST, parse_version_ref, validate_alias, validate_name
+from .reports import REPORT_FIGURES, REPORT_FILES, REPORT_PAGE
 from .store import ModelStore
+from .toy_data import DEFAULT_NOISE, SPLIT_FRACTIONS, TOY_GENERATORS, split_rows, toy_points
 
 DEFAULT_STORE_ROOT = Path(__file__).resolve().parent / "demo"
 """The shipped demo store, committed with the repository."""
 
 __all__ = [
+    "DEFAULT_NOISE",
     "DEFAULT_STORE_ROOT",
     "ENCODER_ONNX",
     "FIELD_ONNX",
@@ -48,11 +53,17 @@ __all__ = [
     "HEAD_ONNX",
     "LATEST",
     "MANIFEST_FILE",
+    "MAX_HISTORY",
     "ONNX_FILES",
+    "REPORT_FIGURES",
+    "REPORT_FILES",
+    "REPORT_PAGE",
     "SCHEMA_VERSION",
+    "SPLIT_FRACTIONS",
     "WEIGHTS_FILE",
     "ArchitectureSpec",
     "ConvEncoderSpec",
+    "EpochRecord",
     "FieldSpec",
     "FlattenEncoderSpec",
     "Golden",
@@ -70,6 +81,7 @@ __all__ = [
     "SERVED_METHODS",
     "SolverDefaults",
     "SolverMethod",
+    "TOY_GENERATORS",
     "SplitMetrics",
     "StoreError",
     "TrainingRecord",
@@ -81,6 +93,8 @@ __all__ = [
     "parse_version_ref",
     "served_method",
     "sha256_file",
+    "split_rows",
+    "toy_points",
     "validate_alias",
     "validate_name",
     "verify_folder",

@@ -6,8 +6,9 @@ Layout (README.md, "The model store")::
     <root>/<name>/<version>/...         manifest.json, manifest.sha256, weights, ONNX, golden
     <root>/<name>/.lock                 flock'd by writers (exclusive) and leftover checks (shared)
     <root>/<name>/.tmp-*                a publish's temporary folder, or aliases.json's next content
+    <root>/<name>/.reports/<version>/   a version's training report, rebuildable (see reports.py)
 
-Hidden names (``.lock``, ``.tmp-*``) are neither valid model names nor version numbers, so no
+Hidden names (``.lock``, ``.tmp-*``, ``.reports``) are neither valid model names nor version numbers, so no
 reader ever lists them.
 """
 

@@ -2,10 +2,13 @@
 
 It is the contract between training (which writes it) and the service (which reads it).
 ``schema_version`` lets a reader refuse a manifest it does not understand instead of guessing.
+A field added with a default (``training.history``) is not a new schema: every manifest written
+before it still reads, with the default.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -16,6 +19,8 @@ from .methods import SERVED_METHODS, served_method
 from .naming import NAME_PATTERN
 
 SCHEMA_VERSION: Final = 1
+MAX_HISTORY: Final = 1000
+"""Most per-epoch records a manifest keeps: ~250 bytes each, so a quarter of the 1 MiB manifest limit."""
 MANIFEST_FILE = "manifest.json"
 MANIFEST_DIGEST_FILE = "manifest.sha256"
 WEIGHTS_FILE = "weights.safetensors"
@@ -67,6 +72,16 @@ class SplitMetrics(_Record):
     loss: float = Field(ge=0)
 
 
+class EpochRecord(_Record):
+    """One epoch as training logged it: means over its batches, then the validation split."""
+
+    epoch: int = Field(ge=1)
+    loss: float | None = Field(ge=0, allow_inf_nan=False, description="null: not finite (diverged)")
+    accuracy: float = Field(ge=0, le=1)
+    nfe: float = Field(ge=0, allow_inf_nan=False, description="mean forward NFE per batch")
+    val: SplitMetrics | None = Field(default=None, description="null: not measured, or its loss not finite")
+
+
 class TrainingRecord(_Record):
     """How the version was produced, and how well it did on held-out data."""
 
@@ -83,6 +98,15 @@ class TrainingRecord(_Record):
     metrics: dict[Literal["train", "val", "test"], SplitMetrics]
     nfe: NfeStats
     duration_s: float = Field(default=0.0, ge=0)
+    history: list[EpochRecord] = Field(default=[], max_length=MAX_HISTORY)
+
+    @model_validator(mode="after")
+    def _history_in_order(self) -> TrainingRecord:
+        """Epochs strictly increasing within 1..epochs (longer runs keep every k-th, see training)."""
+        numbers = [record.epoch for record in self.history]
+        if any(b <= a for a, b in itertools.pairwise(numbers)) or any(n > self.epochs for n in numbers):
+            raise ValueError(f"history epochs must increase strictly within 1..{self.epochs}")
+        return self
 
 
 class Manifest(_Record):

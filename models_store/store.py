@@ -7,7 +7,8 @@
 * publishing.py: the publish transaction (temporary folder, rename, journal) and why a killed
   publisher leaves nothing visible;
 * aliases.py: aliases.json, read with a killed publisher's journal applied and rewritten atomically;
-* locking.py: a model's ``.lock``; durable.py: fsync'd writes readable by every user.
+* locking.py: a model's ``.lock``; durable.py: fsync'd writes readable by every user;
+* reports.py: training reports, derived pictures kept beside the versions (never inside one).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import publishing
+from . import publishing, reports
 from .aliases import drop_alias, point_alias, read_aliases
 from .errors import InvalidName, VersionNotFound
 from .integrity import read_manifest, verify_folder
@@ -79,6 +80,10 @@ class ModelStore:
         """Schema plus sha256 of every file; raises IntegrityError naming the first bad file."""
         return verify_folder(self.version_dir(name, ref))
 
+    def report_file(self, name: str, version: int, file: str) -> Path | None:
+        """The report's file ``file`` if it is one of the fixed names and exists as a regular file."""
+        return reports.report_file(self.root / validate_name(name), version, file)
+
     def leftovers(self, name: str) -> list[Path]:
         """Temporary files and folders of publishes that died; the next publish removes them.
 
@@ -105,6 +110,10 @@ class ModelStore:
         version = self.resolve(name, ref)
         point_alias(self.model_dir(name), alias, version)
         return version
+
+    def write_report(self, name: str, ref: str | int | None, files: Mapping[str, bytes]) -> Path:
+        """Replace the training report of a version (number or alias) with ``files``; returns its folder."""
+        return reports.write_report(self.model_dir(name), self.resolve(name, ref), files)
 
     def remove_alias(self, name: str, alias: str) -> None:
         validate_alias(alias)

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from models_store import ModelStore
 from service.http.admission import AdmissionMiddleware
 from service.http.body_limit import BodyLimitMiddleware
-from service.http.fast_path import PredictFastPath
+from service.http.fast_path import SolveFastPath
 from service.http.request_log import REQUEST_ID_HEADER, REQUEST_ID_STATE, RequestLogMiddleware
 from service.http.request_metrics import MetricsMiddleware
 from service.lifecycle.poller import StorePoller
@@ -66,11 +66,18 @@ Errors are JSON: `{"error": {"type", "message", "details"}}` (under `/v2`, the O
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the store is opened and models are loaded by the lifespan, not here."""
     settings = settings if settings is not None else Settings()
-    app = FastAPI(title="odeserve", version="1.0.0", description=DESCRIPTION, lifespan=_lifespan)
+    app = FastAPI(
+        title="odeserve",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        docs_url=None,  # served offline by routes.api_docs, not from FastAPI's CDN defaults
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(CollectorRegistry())
     if settings.fast_path:  # innermost: everything below still applies to it
-        app.add_middleware(PredictFastPath, routes=predictions.predict_routes())
+        app.add_middleware(SolveFastPath, routes=predictions.fast_routes())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware)  # a full queue refuses before the body is read
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         le=100_000_000,
         description="numbers in one trajectory answer: time points x inputs x (state dim + classes)",
     )
+    max_grid_points: int = Field(
+        default=16_384,
+        ge=4,
+        le=262_144,
+        description="points in one explorer grid (nx x ny), each a sample solved as by predict",
+    )
     max_steps_cap: int = Field(default=10_000, ge=1, le=1_000_000, description="largest max_steps allowed")
     min_tolerance: float = Field(default=1e-10, gt=0, lt=1, description="smallest rtol/atol allowed")
     max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol allowed")
@@ -93,7 +99,8 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=3600, description="deadline for a request's queue wait and solve (504 past it)"
     )
     fast_path: bool = Field(
-        default=True, description="answer predict without FastAPI's per-request machinery (same answers)"
+        default=True,
+        description="answer predict and trajectory without FastAPI's per-request machinery (same answers)",
     )
     ui: bool = Field(
         default=True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from models_store import Manifest
 from service.lifecycle.loading import LoadedVersion, VersionState
 from service.lifecycle.registry import Changes, ModelState
@@ -39,13 +42,15 @@ def model_summary(model: ModelState) -> ModelSummary:
     )
 
 
-def model_detail(model: ModelState) -> ModelDetail:
+def model_detail(model: ModelState, reports: Mapping[int, str] | None = None) -> ModelDetail:
+    """``reports``: the training report's URL of each version that has one."""
     latest = model.latest
+    links = reports or {}
     return ModelDetail(
         name=model.name,
         latest_version=latest.version if latest is not None else None,
         aliases=dict(model.aliases),
-        versions=[_version_summary(model, s) for _, s in sorted(model.versions.items())],
+        versions=[_version_summary(model, s, links.get(v)) for v, s in sorted(model.versions.items())],
         latest=manifest_summary(latest.manifest) if latest is not None and latest.manifest else None,
     )
 
@@ -111,7 +116,7 @@ def reload_report(changes: Changes, workers: WorkerAcks | None = None) -> Reload
     )
 
 
-def _version_summary(model: ModelState, state: VersionState) -> VersionSummary:
+def _version_summary(model: ModelState, state: VersionState, report: str | None) -> VersionSummary:
     manifest = state.manifest
     training = manifest.training if manifest else None
     return VersionSummary(
@@ -121,4 +126,17 @@ def _version_summary(model: ModelState, state: VersionState) -> VersionSummary:
         aliases=model.aliases_of(state.version),
         created_at=manifest.created_at if manifest else None,
         metrics={split: m for split, m in training.metrics.items()} if training else None,
+        **(_pictures_facts(manifest) if manifest else {}),
+        report=report,
     )
+
+
+def _pictures_facts(manifest: Manifest) -> dict[str, Any]:
+    """What the explorer needs to know which pictures apply to a version."""
+    return {
+        "input_shape": list(manifest.input.shape),
+        "state_dim": manifest.architecture.state_dim,
+        "augment_dim": manifest.augment_dim,
+        "interval": manifest.interval,
+        "classes": list(manifest.classes),
+    }

@@ -121,12 +121,26 @@ def _add_demo(subparsers: Any) -> None:
     demo.set_defaults(handler=commands.demo)
 
 
+def _add_report(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report", help="draw a version's training report (PNG figures and an HTML page)"
+    )
+    report.add_argument("name")
+    report.add_argument("version", help="version number or alias")
+    report.add_argument(
+        "--out", type=Path, help="write the files into this folder (default: beside the version in the store)"
+    )
+    _store_option(report)
+    report.set_defaults(handler=commands.report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m training", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(subparsers)
     _add_store_commands(subparsers)
     _add_demo(subparsers)
+    _add_report(subparsers)
     return parser
 
 

@@ -13,6 +13,7 @@ from models_store import IntegrityError, Manifest, ModelStore, VersionNotFound, 
 from .config import TrainConfig
 from .demo import build_demo
 from .pipeline import train_and_publish
+from .report import build_report
 
 _NOT_CONFIG = {"command", "handler", "store", "quiet"}
 
@@ -113,4 +114,10 @@ def verify(args: argparse.Namespace) -> int:
         print(f"ok {args.name}/{version}")
     if note:
         print(f"warning: {args.name}: {note}", file=sys.stderr)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    folder = build_report(ModelStore(args.store), args.name, args.version, args.out)
+    print(f"report of {args.name} {args.version} written to {folder}")
     return 0

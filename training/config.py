@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models_store import (
+    DEFAULT_NOISE,
+    TOY_GENERATORS,
     ArchitectureSpec,
     ConvEncoderSpec,
     FieldSpec,
@@ -21,7 +23,7 @@ from models_store import (
 )
 from models_store.architecture import Activation
 
-from .datasets import DEFAULT_NOISE, TOY_GENERATORS, DatasetName
+from .datasets import DatasetName
 from .solvers import Method
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]

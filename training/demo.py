@@ -7,6 +7,7 @@
     digits-anode    ANODE on scikit-learn's 8x8 digits: conv encoder to 16 dims, 4 augmented
 
 Both circles models are trained identically apart from the architecture, so their NFE compare.
+Each model's training report is drawn beside it (``<store>/<model>/.reports/1/``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .config import TrainConfig
 from .datasets import DatasetName
 from .errors import DemoError
 from .pipeline import train_and_publish
+from .report import build_report
 
 
 class _SharedOptions(TypedDict):
@@ -70,7 +72,7 @@ def _clear(store: ModelStore, names: list[str], force: bool) -> None:
 def build_demo(
     store: ModelStore, force: bool = False, only: Iterable[str] = (), console: Console | None = None
 ) -> list[Manifest]:
-    """Train and publish the demo models (all, or ``only`` those named) as version 1."""
+    """Train and publish the demo models (all, or ``only`` those named) as version 1, with reports."""
     names = list(only) or list(DEMO_MODELS)
     unknown = sorted(set(names) - set(DEMO_MODELS))
     if unknown:
@@ -81,4 +83,5 @@ def build_demo(
         manifests.append(train_and_publish(DEMO_MODELS[name], store, console))
         for alias, version in DEMO_ALIASES.get(name, {}).items():
             store.set_alias(name, alias, version)
+        build_report(store, name, manifests[-1].version)
     return manifests

@@ -3,7 +3,8 @@
     TrainingError
     ├── DataError      a dataset that cannot be loaded; the message names the file, column and row
     ├── ExportError    an exported ONNX program disagrees with torch; nothing is published
-    └── DemoError      the demo store cannot be rebuilt as asked (e.g. it exists and no --force)
+    ├── DemoError      the demo store cannot be rebuilt as asked (e.g. it exists and no --force)
+    └── ReportError    a version whose report cannot be built (e.g. no training record to regenerate data)
 
 The CLI prints these as one line; anything else is a bug and keeps its traceback.
 """
@@ -25,3 +26,7 @@ class ExportError(TrainingError):
 
 class DemoError(TrainingError):
     """The demo store cannot be built as requested."""
+
+
+class ReportError(TrainingError):
+    """A training report that cannot be built for the version asked for."""

@@ -7,6 +7,7 @@ programs that were checked against torch before they were written.
 
 from __future__ import annotations
 
+import math
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
@@ -16,7 +17,9 @@ import torch
 
 from models_store import (
     GOLDEN_FILE,
+    MAX_HISTORY,
     WEIGHTS_FILE,
+    EpochRecord,
     InputSpec,
     Manifest,
     ModelStore,
@@ -31,7 +34,7 @@ from .datasets import Dataset, Splits
 from .evaluation import nfe_stats, solve_each, split_metrics
 from .golden import make_golden
 from .onnx_programs import export_programs
-from .trainer import TrainResult
+from .trainer import EpochStats, TrainResult
 
 _SPLITS: tuple[Literal["train", "val", "test"], ...] = ("train", "val", "test")
 _LIBRARIES = ("torch", "torchdiffeq", "onnx", "onnxruntime", "numpy", "safetensors", "scikit-learn")
@@ -40,6 +43,20 @@ _LIBRARIES = ("torch", "torchdiffeq", "onnx", "onnxruntime", "numpy", "safetenso
 def library_versions() -> dict[str, str]:
     """Versions of what produced the files, so a drift in results can be traced to an upgrade."""
     return {"python": platform.python_version(), **{name: metadata.version(name) for name in _LIBRARIES}}
+
+
+def epoch_records(history: list[EpochStats], limit: int = MAX_HISTORY) -> list[EpochRecord]:
+    """The history as the manifest keeps it: every epoch, or for runs longer than ``limit`` every
+    k-th one and the last, so the manifest stays small; a number that is not finite becomes null."""
+    stride = math.ceil(len(history) / limit) if history else 1
+    kept = [stats for i, stats in enumerate(history) if i % stride == 0 or i == len(history) - 1]
+    return [_epoch_record(stats) for stats in kept[-limit:]]
+
+
+def _epoch_record(stats: EpochStats) -> EpochRecord:
+    val = stats.val if math.isfinite(stats.val.loss) else None
+    loss = stats.loss if math.isfinite(stats.loss) else None
+    return EpochRecord(epoch=stats.epoch, loss=loss, accuracy=stats.accuracy, nfe=stats.nfe, val=val)
 
 
 def training_record(config: TrainConfig, splits: Splits, result: TrainResult) -> TrainingRecord:
@@ -62,6 +79,7 @@ def training_record(config: TrainConfig, splits: Splits, result: TrainResult) ->
         metrics=metrics,
         nfe=nfe_stats(nfe),
         duration_s=result.duration_s,
+        history=epoch_records(result.history),
     )
 
 

@@ -66,11 +66,17 @@ def integrate(
 ) -> torch.Tensor:
     """z(T) from z(0) = ``z0``; the adjoint method trades compute for O(1) memory in backward."""
     times = torch.tensor(interval, dtype=z0.dtype, device=z0.device)
+    return solve_at(field, z0, solver, times, adjoint)[-1]
+
+
+def solve_at(
+    field: nn.Module, z0: torch.Tensor, solver: SolverDefaults, times: torch.Tensor, adjoint: bool = False
+) -> torch.Tensor:
+    """z(t) at every ``times[i]`` (increasing, from z(``times[0]``) = ``z0``), shaped [T, B, D]."""
     method = CATALOGUE[solver.method]
     options = None if method.adaptive else {"step_size": solver.step_size}
     solve = odeint_adjoint if adjoint else odeint
-    states = solve(
+    states: torch.Tensor = solve(  # torchdiffeq is untyped
         field, z0, times, method=method.torchdiffeq, rtol=solver.rtol, atol=solver.atol, options=options
     )
-    final: torch.Tensor = states[-1]  # torchdiffeq is untyped
-    return final
+    return states

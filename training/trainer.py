@@ -1,13 +1,15 @@
 """The training loop: plain torch, one function a reader sees whole.
 
 The ODE is solved on [0, 1] from z(0) = initial_state(x); logits = head(z(1)). The network
-with the best validation accuracy (then loss) over the epochs is the one returned.
+with the best validation accuracy (then loss) over the epochs is the one returned. Each epoch is
+logged (logger ``training.trainer``, INFO) with the very numbers the manifest's history keeps.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,10 @@ from .config import TrainConfig
 from .datasets import Split, Splits
 from .evaluation import split_metrics
 from .solvers import CountingField, KineticField, integrate
+
+log = logging.getLogger(__name__)
+EPOCH_LOG = "epoch %d: loss %.6g, accuracy %.4f, NFE %.1f, val accuracy %.4f, val loss %.6g"
+"""One line per epoch; its arguments are EpochStats' numbers in field order (val flattened)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ def train(
             schedule.step()
             val = split_metrics(network, splits.val, objective.solver)
             history.append(EpochStats(epoch, loss, accuracy, nfe, val))
+            log.info(EPOCH_LOG, epoch, loss, accuracy, nfe, val.accuracy, val.loss)
             best.offer(epoch, val, network)
             progress.update(task, advance=1, loss=loss, acc=accuracy, val=val.accuracy, nfe=nfe)
         network.load_state_dict(best.state)

@@ -62,6 +62,24 @@ class Prediction:
             start = end
         return answers
 
+    @classmethod
+    def join(cls, parts: list[Prediction]) -> Prediction:
+        """One answer from the answers of consecutive parts of a request, solved one after another."""
+        return cls(
+            labels=[label for p in parts for label in p.labels],
+            probabilities=np.concatenate([p.probabilities for p in parts]),
+            nfe=[n for p in parts for n in p.nfe],
+            accepted=_joined([p.accepted for p in parts]),
+            rejected=_joined([p.rejected for p in parts]),
+            batch_invariant=all(p.batch_invariant for p in parts),
+        )
+
+
+def _joined(counts: list[list[int] | None]) -> list[int] | None:
+    """Step counts of consecutive parts, or None (unknown) when any part does not know its own."""
+    known = [c for c in counts if c is not None]
+    return [n for c in known for n in c] if len(known) == len(counts) else None
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -71,6 +89,24 @@ class Trajectory:
     times: list[float]
     states: np.ndarray  # [T, B, D]
     probabilities: np.ndarray  # [T, B, C]
+
+    @classmethod
+    def split(
+        cls,
+        finals: list[Prediction],
+        times: np.ndarray,
+        states: np.ndarray,
+        probabilities: np.ndarray,
+    ) -> list[Trajectory]:
+        """The trajectories of consecutive groups of samples (one per request, as ``finals``) of a
+        batch solved with dense output at ``times``: states [T, B, D], probabilities [T, B, C]."""
+        grid = times.tolist()
+        answers, start = [], 0
+        for final in finals:
+            end = start + len(final.labels)
+            answers.append(cls(final, grid, states[:, start:end], probabilities[:, start:end]))
+            start = end
+        return answers
 
 
 class ModelRunner:
@@ -132,12 +168,33 @@ class ModelRunner:
         probs /= probs.sum(axis=-1, keepdims=True)
         return probs
 
+    def field_at(self, t: float, states: np.ndarray) -> np.ndarray:
+        """The learned vector field f(t, z) at states [N, D] (float64), as the solver evaluates it."""
+        z = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float64))
+        with torch.inference_mode():
+            dz: torch.Tensor = self.network.field(torch.full((len(z),), float(t), dtype=torch.float64), z)
+        return dz.numpy()
+
     def solve_batch(
-        self, inputs: np.ndarray, method: str, settings: SampleSettings, cancel: CancelToken | None = None
+        self,
+        inputs: np.ndarray,
+        method: str,
+        settings: SampleSettings,
+        cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
     ) -> tuple[Solution, np.ndarray]:
-        """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised."""
-        sol = self.backend.solve(method, self.encode(inputs), settings, cancel)
+        """Encode, solve with per-sample settings and decode; failed samples are flagged, not raised.
+        With ``times`` (sorted, inside the interval) the solution also holds the states there."""
+        sol = self.backend.solve(method, self.encode(inputs), settings, cancel, times)
         return sol, sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
+
+    def trajectories(
+        self, sol: Solution, probs: np.ndarray, times: np.ndarray, sizes: list[int], native: bool
+    ) -> list[Trajectory]:
+        """One trajectory per group of ``sizes`` rows of a batch solved with ``times``."""
+        assert sol.outputs is not None  # solved with times
+        finals = Prediction.split(probs, sol, sizes, native)
+        return Trajectory.split(finals, times, sol.outputs, self.probabilities(sol.outputs))
 
     def predict(self, inputs: np.ndarray, config: SolverConfig) -> Prediction:
         """Classify a batch [B, *input_shape] with one solver config."""
@@ -155,13 +212,6 @@ class ModelRunner:
         check_budget(config, self.interval, batch)
         grid = np.asarray(times, dtype=np.float64)
         settings = SampleSettings.uniform(config, batch)
-        sol = self.backend.solve(config.method, self.encode(inputs), settings, cancel, grid)
+        sol, probs = self.solve_batch(inputs, config.method, settings, cancel, grid)
         raise_failures(sol, config.max_steps)
-        assert sol.outputs is not None  # asked with times
-        probs = sol.probabilities if sol.probabilities is not None else self.probabilities(sol.final)
-        return Trajectory(
-            final=Prediction.of(probs, sol, config.native),
-            times=grid.tolist(),
-            states=sol.outputs,
-            probabilities=self.probabilities(sol.outputs),
-        )
+        return self.trajectories(sol, probs, grid, [batch], config.native)[0]

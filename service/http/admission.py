@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.errors import error_response, from_foreign
 from service.scheduling.batcher import QueueFull
 
-_SOLVE_ROUTES = ("/predict", "/trajectory", "/infer")
+_SOLVE_ROUTES = ("/predict", "/trajectory", "/infer", "/grid", "/vector_field")
 
 
 class AdmissionMiddleware:

@@ -11,6 +11,7 @@ from service.deps import RuntimeDep, require_api_key
 from service.schemas import ModelDetail, ModelList, VersionDetail, examples
 
 from .docs import errors, ok
+from .reports import report_urls
 
 router = APIRouter(
     prefix="/v1/models", tags=["models"], dependencies=[Depends(require_api_key)], responses=errors(401, 403)
@@ -36,9 +37,10 @@ async def list_models(rt: RuntimeDep) -> ModelList:
     responses={**ok(ModelDetail, examples.MODEL_DETAIL), **errors(404, 422)},
 )
 async def get_model(name: ModelName, rt: RuntimeDep) -> ModelDetail:
-    """A model's versions (status loaded or failed, with the reason), aliases, input shape, classes,
-    default solver and training metrics."""
-    return views.model_detail(rt.registry.snapshot.model(name))
+    """A model's versions (status loaded or failed, with the reason, and the URL of their training
+    report), aliases, input shape, classes, default solver and training metrics."""
+    model = rt.registry.snapshot.model(name)
+    return views.model_detail(model, report_urls(rt, model))
 
 
 @router.get(

@@ -11,12 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
-from service.codec import decode_inputs, encode_trajectory
 from service.deps import Runtime, RuntimeDep, require_api_key
-from service.inference import Question, answer, predict_json
-from service.lifecycle.loading import LoadedVersion
+from service.inference import predict_json, trajectory_json
 from service.schemas import PredictRequest, PredictResponse, TrajectoryRequest, TrajectoryResponse, examples
 
 from .docs import RouteDoc, errors, ok
@@ -47,7 +44,8 @@ _TRAJECTORY_EXAMPLES: dict[str, Any] = {
 }
 PredictBody = Annotated[PredictRequest, Body(openapi_examples=_PREDICT_EXAMPLES)]
 TrajectoryBody = Annotated[TrajectoryRequest, Body(openapi_examples=_TRAJECTORY_EXAMPLES)]
-PREDICT_OPERATIONS = ("predict", "predict_version")  # also answered by service.http.fast_path
+FAST_OPERATIONS = ("predict", "predict_version", "trajectory", "trajectory_version")
+"""Also answered by :class:`~service.http.fast_path.SolveFastPath`."""
 _PREDICT_DOC: RouteDoc = {
     "response_model": PredictResponse,
     "responses": ok(PredictResponse, examples.PREDICT_RESPONSE),
@@ -58,9 +56,10 @@ _TRAJECTORY_DOC: RouteDoc = {
 }
 
 
-def predict_routes() -> list[APIRoute]:
-    """The two predict routes, which :class:`~service.http.fast_path.PredictFastPath` also answers."""
-    return [r for r in router.routes if isinstance(r, APIRoute) and r.operation_id in PREDICT_OPERATIONS]
+def fast_routes() -> list[APIRoute]:
+    """The predict and trajectory routes, which :class:`~service.http.fast_path.SolveFastPath` also
+    answers."""
+    return [r for r in router.routes if isinstance(r, APIRoute) and r.operation_id in FAST_OPERATIONS]
 
 
 @router.post("/{name}/predict", operation_id="predict", **_PREDICT_DOC)
@@ -100,14 +99,5 @@ async def _predict(
 async def _trajectory(
     rt: Runtime, request: Request, name: str, ref: str | None, body: TrajectoryRequest
 ) -> Response:
-    def decode(loaded: LoadedVersion) -> Question:
-        return Question(decode_inputs(body.inputs, loaded.manifest, rt.settings), body.solver, body)
-
-    done = await answer(rt, request.scope, name, ref, decode)
-    assert done.trajectory is not None  # asked with times
-    return _json(encode_trajectory(done.loaded, done.trajectory, done.solver))
-
-
-def _json(answer: BaseModel) -> Response:
-    """Serialise a response model we built ourselves, without FastAPI validating it a second time."""
-    return Response(answer.model_dump_json(), media_type="application/json")
+    answer = await trajectory_json(rt, request.scope, name, ref, body)
+    return Response(answer, media_type="application/json")

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -34,12 +34,14 @@ from service.engine import (
     Solution,
     SolverConfig,
     StepLimitExceeded,
+    Trajectory,
     check_budget,
 )
 
 from .door import Door
 
 T = TypeVar("T")
+A = TypeVar("A", Prediction, Trajectory)
 
 
 class QueueFull(Exception):
@@ -51,10 +53,10 @@ class QueueFull(Exception):
 
 
 @dataclass(frozen=True)
-class BatchedPrediction:
-    """A request's answer, with how it was batched (for metrics)."""
+class Batched(Generic[A]):
+    """A request's answer (a prediction, or a trajectory), with how it was batched (for metrics)."""
 
-    prediction: Prediction
+    answer: A
     batch_size: int
     queue_wait_s: float
 
@@ -63,7 +65,7 @@ class BatchedPrediction:
 class _Job:
     inputs: np.ndarray
     config: SolverConfig
-    future: asyncio.Future[BatchedPrediction]
+    future: asyncio.Future[Any]  # Batched[Prediction], or Batched[Trajectory] in a lane with times
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -71,6 +73,7 @@ class _Job:
 class _Lane:
     runner: ModelRunner
     method: str
+    times: np.ndarray | None  # trajectories: the times every job of the lane asked for
     queue: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
 
@@ -101,16 +104,31 @@ class DynamicBatcher:
 
     async def predict(
         self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig
-    ) -> BatchedPrediction:
+    ) -> Batched[Prediction]:
         """Queue a request and wait for its share of a batch."""
+        answer: Batched[Prediction] = await self._submit(runner, inputs, config, None)
+        return answer
+
+    async def trajectory(
+        self, runner: ModelRunner, inputs: np.ndarray, times: np.ndarray, config: SolverConfig
+    ) -> Batched[Trajectory]:
+        """Queue a trajectory request; concurrent ones for the same version, method and ``times``
+        share one solve with dense output, as predictions share theirs."""
+        answer: Batched[Trajectory] = await self._submit(runner, inputs, config, times)
+        return answer
+
+    async def _submit(
+        self, runner: ModelRunner, inputs: np.ndarray, config: SolverConfig, times: np.ndarray | None
+    ) -> Any:
         check_budget(config, runner.interval, len(inputs))
         samples = len(inputs)
         if not self._queue.try_enter(samples) and not await self._queue.enter(samples):
             raise self._full()
-        key = (id(runner), config.method) if config.native else (id(runner), config)
+        lane_of: tuple[Hashable, ...] = (id(runner), config.method) if config.native else (id(runner), config)
+        key = lane_of if times is None else (*lane_of, times.tobytes())
         lane = self._lanes.get(key)
         if lane is None or lane.runner is not runner:
-            lane = self._lanes[key] = _Lane(runner, config.method)
+            lane = self._lanes[key] = _Lane(runner, config.method, times)
         job = _Job(inputs, config, asyncio.get_running_loop().create_future())
         lane.queue.put_nowait(job)
         if lane.task is None or lane.task.done():
@@ -162,14 +180,14 @@ class DynamicBatcher:
         try:
             if self._inline(lane, max(j.config.max_steps for j in jobs), len(inputs)):
                 self._release(queued)
-                sol, probs = lane.runner.solve_batch(inputs, lane.method, settings)
+                sol, probs = lane.runner.solve_batch(inputs, lane.method, settings, None, lane.times)
             else:
                 cancel = _cancel_when_all_done(jobs)
 
                 def solve() -> tuple[Solution, np.ndarray]:
                     # on the solver thread: these samples no longer wait
                     loop.call_soon_threadsafe(self._release, queued)
-                    return lane.runner.solve_batch(inputs, lane.method, settings, cancel)
+                    return lane.runner.solve_batch(inputs, lane.method, settings, cancel, lane.times)
 
                 sol, probs = await loop.run_in_executor(self._solver, solve)
         except Exception as exc:  # the solve failed for the whole batch: every request hears why
@@ -178,7 +196,12 @@ class DynamicBatcher:
             return
         self._last_batch_s = time.perf_counter() - started
         failed = sol.failed
-        answers = Prediction.split(probs, sol, sizes, jobs[0].config.native)  # one method per lane
+        native = jobs[0].config.native  # one method per lane
+        answers: list[Prediction] | list[Trajectory] = (
+            Prediction.split(probs, sol, sizes, native)
+            if lane.times is None
+            else lane.runner.trajectories(sol, probs, lane.times, sizes, native)
+        )
         offset = 0
         for job, n, answer in zip(jobs, sizes, answers, strict=True):
             rows = failed[offset : offset + n]
@@ -186,7 +209,7 @@ class DynamicBatcher:
             if rows.any():
                 _settle(job, StepLimitExceeded(np.flatnonzero(rows).tolist(), job.config.max_steps))
             else:
-                _settle(job, BatchedPrediction(answer, sum(sizes), started - job.enqueued))
+                _settle(job, Batched(answer, sum(sizes), started - job.enqueued))
 
     def _inline(self, lane: _Lane, max_steps: int, samples: int) -> bool:
         """Whether this batch is cheap enough to solve on the event loop (bounded: no deadline needed)."""
@@ -198,7 +221,7 @@ class DynamicBatcher:
         self._queue.leave(samples)
 
     async def run(self, fn: Callable[[CancelToken], T], samples: int) -> T:
-        """Run other solver work (a trajectory of ``samples`` inputs) on the solver thread, after what
+        """Run other solver work (``samples`` inputs' worth) on the solver thread, after what
         is queued there. Its samples count as waiting until it ends; if the caller stops waiting,
         ``fn``'s token is cancelled (or ``fn`` never starts).
         """
@@ -227,7 +250,7 @@ def _cancel_when_all_done(jobs: list[_Job]) -> CancelToken:
     cancel = CancelToken()
     pending = len(jobs)
 
-    def one_done(_: asyncio.Future[BatchedPrediction]) -> None:
+    def one_done(_: asyncio.Future[Any]) -> None:
         nonlocal pending
         pending -= 1
         if pending == 0:
@@ -238,7 +261,7 @@ def _cancel_when_all_done(jobs: list[_Job]) -> CancelToken:
     return cancel
 
 
-def _settle(job: _Job, outcome: BatchedPrediction | Exception) -> None:
+def _settle(job: _Job, outcome: Batched[Any] | Exception) -> None:
     if job.future.done():  # the caller went away
         return
     if isinstance(outcome, Exception):

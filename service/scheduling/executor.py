@@ -1,9 +1,9 @@
 """The single place where routes hand work to the engine.
 
-Predictions go through the dynamic batcher (concurrent requests for one version and method
-share a solve, each keeping its own settings); trajectories run on the batcher's solver thread,
-so a worker process never has more than two solves (one on the event loop, one on that thread)
-competing for the cores. Every solve is
+Predictions and trajectories go through the dynamic batcher (concurrent requests for one version
+and method, and for trajectories the same times, share a solve, each keeping its own settings);
+a worker process never has more than two solves (one on the event loop, one on the batcher's
+solver thread) competing for the cores. Every solve is
 recorded in the metrics and the request's log record here, once. A request not answered within
 ``timeout_s`` (queue wait and solve) is answered 504, and its solve is stopped if nobody else
 shares it (a solve small enough to run on the event loop, see the batcher, is bounded by its
@@ -13,21 +13,18 @@ step budget instead).
 from __future__ import annotations
 
 import asyncio
-import functools
-import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
-from service.engine import Prediction, SolverConfig, Trajectory
+from service.engine import Prediction, SolverConfig, StepLimitExceeded, Trajectory
 from service.errors import DeadlineExceeded
 from service.lifecycle.loading import LoadedVersion
 from service.scheduling.batcher import DynamicBatcher
 from service.telemetry.metrics import Metrics
 from service.telemetry.request_context import note_nfe
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -37,27 +34,55 @@ class Executor:
     def __init__(self, batcher: DynamicBatcher, metrics: Metrics, timeout_s: float = 30.0) -> None:
         self.batcher, self.metrics, self.timeout_s = batcher, metrics, timeout_s
 
-    async def predict(self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig) -> Prediction:
+    async def predict(
+        self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig, part: int | None = None
+    ) -> Prediction:
+        """``part``: solve at most that many samples at a time, one part after another (a grid of
+        thousands of points), so other requests' samples join the parts' batches instead of waiting
+        behind the whole, and no part outgrows the batcher's queue; one deadline covers them all."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                answer = await self.batcher.predict(loaded.runner, inputs, cfg)
+                if part is None or len(inputs) <= part:
+                    return await self._batched(loaded, inputs, cfg)
+                starts = range(0, len(inputs), part)
+                return Prediction.join(
+                    [await self._batched(loaded, inputs[s : s + part], cfg, s) for s in starts]
+                )
         except TimeoutError:
             raise self._late() from None
-        self._observe(loaded, cfg, answer.prediction, answer.queue_wait_s, answer.batch_size)
-        return answer.prediction
+
+    async def _batched(
+        self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig, offset: int = 0
+    ) -> Prediction:
+        """One batcher job; a step-limit failure names its samples by their place in the whole request."""
+        try:
+            answer = await self.batcher.predict(loaded.runner, inputs, cfg)
+        except StepLimitExceeded as exc:
+            if not offset:
+                raise
+            raise StepLimitExceeded([offset + i for i in exc.samples], exc.max_steps) from None
+        self._observe(loaded, cfg, answer.answer, answer.queue_wait_s, answer.batch_size)
+        return answer.answer
 
     async def trajectory(
         self, loaded: LoadedVersion, inputs: np.ndarray, times: np.ndarray, cfg: SolverConfig
     ) -> Trajectory:
-        queued = time.perf_counter()
-        solve = functools.partial(_timed(loaded.runner.trajectory), inputs, times, cfg)
         try:
             async with asyncio.timeout(self.timeout_s):
-                started, traj = await self.batcher.run(solve, len(inputs))
+                answer = await self.batcher.trajectory(loaded.runner, inputs, times, cfg)
         except TimeoutError:
             raise self._late() from None
-        self._observe(loaded, cfg, traj.final, started - queued, len(inputs))
-        return traj
+        self._observe(loaded, cfg, answer.answer.final, answer.queue_wait_s, answer.batch_size)
+        return answer.answer
+
+    async def evaluate(self, work: Callable[[], R], samples: int) -> R:
+        """Other work on a version's network (its vector field over a plane) on the solver thread,
+        after what is queued there, counted as ``samples`` waiting and under the same deadline."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self.batcher.run(lambda _cancel: work(), samples)
+        except TimeoutError:
+            raise self._late() from None
 
     def _observe(
         self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float, batch_size: int
@@ -86,12 +111,3 @@ class Executor:
 
     def close(self) -> None:
         self.batcher.close()
-
-
-def _timed(fn: Callable[P, R]) -> Callable[P, tuple[float, R]]:
-    """Wrap ``fn`` to also return when it started (queue wait = start - enqueue)."""
-
-    def run(*args: P.args, **kwargs: P.kwargs) -> tuple[float, R]:
-        return time.perf_counter(), fn(*args, **kwargs)
-
-    return run

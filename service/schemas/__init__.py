@@ -1,10 +1,12 @@
 """The API's request and response models (kept separate) and their OpenAPI examples."""
 
-from .requests import PredictRequest, SolverRequest, TrajectoryRequest
+from .requests import GridRequest, PredictRequest, SolverRequest, TrajectoryRequest, VectorFieldRequest
 from .responses import (
+    DatasetResponse,
     ErrorBody,
     FailureInfo,
     GoldenBaseline,
+    GridResponse,
     InputInfo,
     Liveness,
     ManifestSummary,
@@ -17,14 +19,18 @@ from .responses import (
     SolverSettings,
     TrainingSummary,
     TrajectoryResponse,
+    VectorFieldResponse,
     VersionDetail,
     VersionSummary,
 )
 
 __all__ = [
+    "DatasetResponse",
     "ErrorBody",
     "FailureInfo",
     "GoldenBaseline",
+    "GridRequest",
+    "GridResponse",
     "InputInfo",
     "Liveness",
     "ManifestSummary",
@@ -40,6 +46,8 @@ __all__ = [
     "TrainingSummary",
     "TrajectoryRequest",
     "TrajectoryResponse",
+    "VectorFieldRequest",
+    "VectorFieldResponse",
     "VersionDetail",
     "VersionSummary",
 ]

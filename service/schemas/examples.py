@@ -57,6 +57,63 @@ TRAJECTORY_RESPONSE: dict[str, Any] = {
     "solver": _DEFAULT_SOLVER,
     "batch_invariant": True,
 }
+GRID_REQUEST: dict[str, Any] = {"bounds": [[-1.5, 2.5], [-1.0, 1.5]], "resolution": [3, 2]}
+GRID_SOLVER_REQUEST: dict[str, Any] = {
+    "bounds": [[-1.5, 2.5], [-1.0, 1.5]],
+    "resolution": [64, 48],
+    "solver": {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6},
+}
+GRID_RESPONSE: dict[str, Any] = {
+    "model": "moons-node",
+    "version": 1,
+    "solver": _DEFAULT_SOLVER,
+    "classes": ["0", "1"],
+    "xs": [-1.5, 0.5, 2.5],
+    "ys": [-1.0, 1.5],
+    "probabilities": [
+        [[0.08, 0.92], [0.03, 0.97], [0.11, 0.89]],
+        [[0.99, 0.01], [0.97, 0.03], [0.6, 0.4]],
+    ],
+    "labels": [[1, 1, 1], [0, 0, 0]],
+    "nfe": [[32, 26, 38], [26, 26, 32]],
+    "batch_invariant": True,
+}
+VECTOR_FIELD_REQUEST: dict[str, Any] = {
+    "t": 0.5,
+    "bounds": [[-1.5, 1.5], [-1.5, 1.5]],
+    "resolution": [3, 2],
+}
+VECTOR_FIELD_AUGMENTED_REQUEST: dict[str, Any] = {
+    "t": 0.0,
+    "dims": [0, 2],
+    "bounds": [[-1.5, 1.5], [-1.0, 1.0]],
+    "resolution": [16, 16],
+    "point": [0.0, 0.25, 0.0],
+}
+VECTOR_FIELD_RESPONSE: dict[str, Any] = {
+    "model": "circles-anode",
+    "version": 1,
+    "t": 0.5,
+    "dims": [0, 1],
+    "state_dim": 3,
+    "input_dim": 2,
+    "augment_dim": 1,
+    "point": [0.0, 0.0, 0.0],
+    "xs": [-1.5, 0.0, 1.5],
+    "ys": [-1.5, 1.5],
+    "u": [[0.61, 0.12, -0.4], [0.55, 0.08, -0.47]],
+    "v": [[0.3, 0.71, 0.2], [-0.35, -0.62, -0.28]],
+}
+DATASET_RESPONSE: dict[str, Any] = {
+    "model": "moons-node",
+    "version": 1,
+    "dataset": "moons",
+    "split": "test",
+    "total": 150,
+    "classes": ["0", "1"],
+    "features": [[0.93, 0.41], [1.62, -0.37], [-0.71, 0.75]],
+    "labels": [0, 1, 0],
+}
 _INPUT = {"shape": [2], "dtype": "float32", "feature_names": ["x", "y"]}
 _MANIFEST_SUMMARY: dict[str, Any] = {
     "family": "node",
@@ -90,6 +147,13 @@ MODEL_LIST: dict[str, Any] = {
         }
     ]
 }
+_EXPLORER_FACTS: dict[str, Any] = {
+    "input_shape": [2],
+    "state_dim": 2,
+    "augment_dim": 0,
+    "interval": [0.0, 1.0],
+    "classes": ["0", "1"],
+}
 MODEL_DETAIL: dict[str, Any] = {
     "name": "moons-node",
     "latest_version": 2,
@@ -102,6 +166,8 @@ MODEL_DETAIL: dict[str, Any] = {
             "aliases": ["stable"],
             "created_at": "2025-01-01T12:00:00Z",
             "metrics": _METRICS,
+            **_EXPLORER_FACTS,
+            "report": "/ui/models/moons-node/versions/1/report/",
         },
         {
             "version": 2,
@@ -110,6 +176,8 @@ MODEL_DETAIL: dict[str, Any] = {
             "aliases": ["latest"],
             "created_at": "2025-01-02T12:00:00Z",
             "metrics": _METRICS,
+            **_EXPLORER_FACTS,
+            "report": None,
         },
     ],
     "latest": _MANIFEST_SUMMARY,

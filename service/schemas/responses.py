@@ -77,6 +77,62 @@ class TrajectoryResponse(_Out):
     batch_invariant: bool
 
 
+class GridResponse(_Out):
+    """The model's answers over a box of its input plane: the value at row j, column i is the
+    answer at the point (xs[i], ys[j]), the same as predict's for that point."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.GRID_RESPONSE]})
+
+    model: str
+    version: int
+    solver: SolverSettings
+    classes: list[str] = Field(description="the model's classes; labels index into them")
+    xs: list[float] = Field(description="nx points from xmin to xmax, ends included")
+    ys: list[float] = Field(description="ny points from ymin to ymax, ends included")
+    probabilities: list[list[list[float]]] = Field(description="[ny][nx][classes]")
+    labels: list[list[int]] = Field(description="[ny][nx] index of the predicted class")
+    nfe: list[list[int | None]] = Field(
+        description="[ny][nx] function evaluations spent on each point; null where the method is not "
+        "batch-invariant (torchdiffeq counts the whole batch's evaluations, not a point's)"
+    )
+    batch_invariant: bool = Field(description="true when each point's answer is independent of the others")
+
+
+class VectorFieldResponse(_Out):
+    """f(t, z) on a plane of the state: the value at row j, column i is at z with
+    z[dims[0]] = xs[i], z[dims[1]] = ys[j] and the other dimensions at ``point``'s."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.VECTOR_FIELD_RESPONSE]})
+
+    model: str
+    version: int
+    t: float
+    dims: list[int] = Field(description="the plane's two state dimensions (x, y)")
+    state_dim: int = Field(description="size of z(t), augmented dimensions included")
+    input_dim: int = Field(description="state dimensions [0, input_dim) come from the (encoded) input")
+    augment_dim: int = Field(description="state dimensions [input_dim, state_dim) are augmented")
+    point: list[float] = Field(description="the state the plane passes through (its dims vary)")
+    xs: list[float]
+    ys: list[float]
+    u: list[list[float]] = Field(description="[ny][nx] component dims[0] of f(t, z)")
+    v: list[list[float]] = Field(description="[ny][nx] component dims[1] of f(t, z)")
+
+
+class DatasetResponse(_Out):
+    """Points of the dataset the version was trained on, regenerated from its manifest."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [examples.DATASET_RESPONSE]})
+
+    model: str
+    version: int
+    dataset: str = Field(description="the training record's dataset")
+    split: Literal["train", "val", "test"]
+    total: int = Field(description="points in the whole split; the first ``limit`` are sent")
+    classes: list[str]
+    features: list[list[float]] = Field(description="[points][2]: x, y")
+    labels: list[int] = Field(description="each point's class index")
+
+
 class InputInfo(_Out):
     shape: list[int]
     dtype: str
@@ -110,6 +166,16 @@ class VersionSummary(_Out):
     aliases: list[str]
     created_at: datetime | None
     metrics: dict[str, SplitMetrics] | None
+    # What the explorer needs to know which pictures apply (null: the manifest could not be read)
+    input_shape: list[int] | None = None
+    state_dim: int | None = Field(default=None, description="size of z(t), augmented dimensions included")
+    augment_dim: int | None = None
+    interval: tuple[float, float] | None = Field(default=None, description="[t0, t1] of the ODE solve")
+    classes: list[str] | None = None
+    report: str | None = Field(
+        default=None,
+        description="URL of the version's training report (HTML); null when none was built or the UI is off",
+    )
 
 
 class ModelSummary(_Out):

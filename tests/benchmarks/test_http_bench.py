@@ -60,6 +60,33 @@ def test_targets() -> None:
     )  # the bare solve gives the 1-connection figure context
 
 
+@pytest.mark.parametrize(
+    "t1_p50, t16_rps, passed",
+    [(1.2, 700, [True, True]), (1.5, 500, [False, False]), (1.3, 600, [True, True])],
+)
+def test_trajectory_targets_compare_with_predict_in_the_same_run(
+    t1_p50: float, t16_rps: float, passed: list[bool]
+) -> None:
+    """Trajectory rows are judged against odeserve's predict rows: 50% of its req/s at 16
+    connections, at most 1.5x its p50 at one (predict here: 1200 req/s, p50 0.9 ms)."""
+    rows = [
+        *ROWS,
+        http_bench.Row(http_bench.TRAJECTORY, 1, result(800, t1_p50)),
+        http_bench.Row(http_bench.TRAJECTORY, 16, result(t16_rps, 20.0)),
+    ]
+    found = {t.claim: t for t in http_bench.targets(rows)}
+    share = found["16 connections: trajectory req/s >= 50% of predict's"]
+    latency = found["1 connection: trajectory p50 <= 1.5x predict's"]
+    assert [share.passed, latency.passed] == passed
+    assert share.measured == f"{t16_rps / 1200:.0%}" and latency.measured == f"{t1_p50 / 0.9:.2f}x"
+
+
+def test_trajectory_rows_are_skipped_on_request() -> None:
+    assert http_bench.build_parser().parse_args([]).trajectory
+    assert not http_bench.build_parser().parse_args(["--no-trajectory"]).trajectory
+    assert http_bench.trajectory_path("/v1/models/m/predict") == "/v1/models/m/trajectory"
+
+
 def test_server_specs_and_passthrough() -> None:
     args = http_bench.build_parser().parse_args(
         ["--store", "/tmp/s", "--env", "ODESERVE_BACKEND=onnxruntime", "--odeserve-args", "--poll-interval 0"]

@@ -22,6 +22,12 @@ OPERATIONS = {
     "predict_version",
     "trajectory",
     "trajectory_version",
+    "grid",
+    "grid_version",
+    "vector_field",
+    "vector_field_version",
+    "dataset",
+    "dataset_version",
     "reload",
     "v2_server_metadata",
     "v2_live",
@@ -60,10 +66,16 @@ def test_every_operation_is_documented_with_examples(api: httpx.Client) -> None:
 
 def test_documented_request_examples_are_accepted(api: httpx.Client) -> None:
     spec = api.get("/openapi.json").json()
-    for path in ("/v1/models/{name}/predict", "/v1/models/{name}/trajectory"):
+    for path in (
+        "/v1/models/{name}/predict",
+        "/v1/models/{name}/trajectory",
+        "/v1/models/{name}/grid",
+        "/v1/models/{name}/vector_field",
+    ):
         body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         for example in body["examples"].values():
             model = "digits-anode" if "8x8" in example["summary"] else "moons-node"
+            model = "circles-anode" if "circles-anode" in example["summary"] else model
             r = api.post(path.replace("{name}", model), json=example["value"])
             assert r.status_code == 200, (example, r.text)
 

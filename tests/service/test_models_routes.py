@@ -32,6 +32,20 @@ def test_model_detail_shows_versions_aliases_and_what_latest_expects(api: httpx.
     assert body["versions"][0]["metrics"]["train"]["accuracy"] == 0.5
 
 
+@pytest.mark.parametrize(
+    ("model", "facts"),
+    [
+        ("circles-anode", ([2], 3, 1, [0.0, 1.0], ["inner", "outer"])),
+        ("digits-anode", ([1, 8, 8], 8, 2, [0.0, 1.0], [str(d) for d in range(10)])),
+    ],
+)
+def test_each_version_says_which_pictures_apply(api: httpx.Client, model: str, facts: tuple) -> None:
+    """Input shape, state size, augmentation, time interval and classes: what the explorer draws by."""
+    (version,) = api.get(f"/v1/models/{model}").json()["versions"]
+    keys = ("input_shape", "state_dim", "augment_dim", "interval", "classes")
+    assert tuple(version[k] for k in keys) == facts
+
+
 def test_failed_version_is_listed_with_its_reason(api: httpx.Client) -> None:
     (version,) = api.get("/v1/models/broken-node").json()["versions"]
     assert version["status"] == "failed" and "golden self-test failed" in version["reason"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models_store.toy_data import SPLIT_FRACTIONS, TOY_GENERATORS, make_circles, make_moons, make_spirals
 from training import DataError, load_dataset, split_dataset
-from training.datasets import SPLIT_FRACTIONS, TOY_GENERATORS, make_circles, make_moons, make_spirals
 
 TOYS = sorted(TOY_GENERATORS)
 

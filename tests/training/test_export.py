@@ -15,14 +15,17 @@ from models_store import (
     FieldSpec,
     ModelStore,
     SolverDefaults,
+    SplitMetrics,
     build_network,
     load_golden,
     load_network,
 )
 from training import DEMO_MODELS, ExportError, export_programs
 from training import onnx_programs as programs_module
+from training.export import epoch_records
 from training.golden import GOLDEN_COUNT, GOLDEN_SOLVER, make_golden
 from training.solvers import integrate
+from training.trainer import EpochStats
 
 DEMO = ModelStore(DEFAULT_STORE_ROOT)
 TOLERANCE = 1e-5
@@ -113,3 +116,20 @@ def test_golden_labels_are_the_argmax_of_tight_probabilities():
     assert probabilities.shape == (GOLDEN_COUNT, 2) and len(golden.nfe) == GOLDEN_COUNT
     assert np.allclose(probabilities.sum(1), 1) and golden.labels == probabilities.argmax(1).tolist()
     assert network.field.net[0].weight.dtype == torch.float32  # the float64 copy left the network alone
+
+
+def _stats(epoch: int, loss: float = 0.5, val_loss: float = 0.6) -> EpochStats:
+    return EpochStats(epoch, loss, 0.9, 26.0, SplitMetrics.model_construct(accuracy=0.8, loss=val_loss))
+
+
+def test_a_long_history_keeps_every_kth_epoch_and_the_last():
+    records = epoch_records([_stats(n) for n in range(1, 2501)], limit=1000)
+    epochs = [r.epoch for r in records]
+    assert len(records) <= 1000 and epochs[0] == 1 and epochs[-1] == 2500
+    assert set(np.diff(epochs[:-1])) == {3}
+
+
+def test_numbers_that_are_not_finite_become_null_in_the_history():
+    first, second = epoch_records([_stats(1, loss=float("nan")), _stats(2, val_loss=float("inf"))])
+    assert (first.loss, first.val) == (None, SplitMetrics(accuracy=0.8, loss=0.6))
+    assert (second.loss, second.val) == (0.5, None)

@@ -7,7 +7,8 @@ import torchdiffeq
 
 from models_store import METHODS, SERVED_METHODS
 from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, SolverConfig, StepLimitExceeded, check_budget, solve
-from service.engine.integrate import integrate
+from service.engine.config import SampleSettings
+from service.engine.solve import solve_samples
 from service.engine.tableaus import ADAPTIVE_TABLEAUS, FIXED_TABLEAUS
 
 TABLEAUS = {**ADAPTIVE_TABLEAUS, **FIXED_TABLEAUS}
@@ -45,19 +46,9 @@ def test_sample_answer_independent_of_batchmates(field: torch.nn.Module, method:
 @pytest.mark.parametrize("method", NATIVE_ADAPTIVE)
 def test_each_sample_uses_its_own_tolerance(field: torch.nn.Module, method: str) -> None:
     y0 = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    tols = torch.tensor([1e-3, 1e-5, 1e-7, 1e-4], dtype=torch.float64)
-    vec = lambda v, dt=torch.float64: torch.full((4,), v, dtype=dt)  # noqa: E731
-    mixed = integrate(
-        _f(field),
-        ADAPTIVE_TABLEAUS[method],
-        y0,
-        0.0,
-        1.0,
-        rtol=tols,
-        atol=tols,
-        step_size=vec(0.02),
-        max_steps=vec(100_000, torch.long),
-    )
+    tols = np.array([1e-3, 1e-5, 1e-7, 1e-4])
+    settings = SampleSettings(tols, tols, np.full(4, 0.02), np.full(4, 100_000))
+    mixed = solve_samples(_f(field), y0, (0.0, 1.0), method, settings)
     for i, tol in enumerate(tols.tolist()):
         single = solve(_f(field), y0[i : i + 1], (0.0, 1.0), _config(method, tol, 100_000))
         assert mixed.nfe[i] == single.nfe[0]

@@ -1,4 +1,4 @@
-"""service.http.fast_path: predict answered without FastAPI's machinery, with FastAPI's answers.
+"""service.http.fast_path: predict and trajectory without FastAPI's machinery, with FastAPI's answers.
 
 An app with the fast path and one without serve the same store on real sockets; every request
 gets the same status, headers and bytes from both, and is counted under the same labels.
@@ -22,12 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
 from service import Settings, create_app
-from service.http.fast_path import PredictFastPath
+from service.http.fast_path import SolveFastPath
 from service.routes import predictions
 
 POINT = [0.5, -0.25]
 KEY = "fast-path-key"
 PREDICT = "/v1/models/moons-node/predict"
+TRAJECTORY = "/v1/models/moons-node/trajectory"
 JSON = {"content-type": "application/json"}
 VARYING = {"date", "x-request-id"}  # per answer, whichever app gives it
 Servers = dict[bool, httpx.Client]
@@ -95,7 +96,20 @@ CASES = [  # (path, body, headers): what FastAPI would answer, the fast path mus
     pytest.param("/v1/models/Bad%20Name!/predict", GOOD, JSON, id="invalid-name"),
     pytest.param(PREDICT + "?debug=1", GOOD, JSON, id="query-string"),
     pytest.param(PREDICT + "/", GOOD, JSON, id="trailing-slash"),
-    pytest.param("/v1/models/moons-node/trajectory", GOOD, JSON, id="not-predict"),
+    pytest.param(TRAJECTORY, _body({"inputs": [POINT], "num_points": 5}), JSON, id="trajectory"),
+    pytest.param(
+        "/v1/models/circles-anode/versions/latest/trajectory",
+        _body({"inputs": [POINT, POINT], "times": [0.0, 0.5, 1.0], "solver": {"rtol": 1e-6}}),
+        JSON,
+        id="trajectory-times-alias",
+    ),
+    pytest.param(TRAJECTORY, _body({"inputs": [POINT], "times": [0.5, 0.1]}), JSON, id="trajectory-unsorted"),
+    pytest.param(
+        TRAJECTORY, _body({"inputs": [POINT], "times": [0.5], "num_points": 3}), JSON, id="both-times"
+    ),
+    pytest.param(TRAJECTORY, _body({"inputs": [POINT], "num_points": 10**6}), JSON, id="too-many-points"),
+    pytest.param(TRAJECTORY, b"{oops", JSON, id="trajectory-not-json"),
+    pytest.param("/v1/models/moons-node/versions/1/grid", GOOD, JSON, id="not-a-solve-route"),
 ]
 KEY_CASES = [  # (key header, body); expected status where the key decides it
     pytest.param(None, GOOD, 401, id="missing-key"),
@@ -255,7 +269,7 @@ class _Inner:
 
 async def _call(
     app: FastAPI,
-    layer: PredictFastPath,
+    layer: SolveFastPath,
     method: str,
     path: str,
     body: bytes,
@@ -298,7 +312,7 @@ async def _call(
 def _through_fast_path(
     store: Path, method: str, path: str, body: bytes, content_type: str = "application/json"
 ) -> tuple[list[Message], _Inner]:
-    """What one request sent through PredictFastPath over a recording inner app answers, inside
+    """What one request sent through SolveFastPath over a recording inner app answers, inside
     the lifespan of a real app (whose runtime is what the fast path serves from)."""
     app = create_app(Settings(store=store, poll_interval_s=0))
     inner = _Inner()
@@ -306,7 +320,7 @@ def _through_fast_path(
     async def run() -> list[Message]:
         async with app.router.lifespan_context(app):
             return await _call(
-                app, PredictFastPath(inner, predictions.predict_routes()), method, path, body, content_type
+                app, SolveFastPath(inner, predictions.fast_routes()), method, path, body, content_type
             )
 
     return asyncio.run(run()), inner
@@ -314,10 +328,17 @@ def _through_fast_path(
 
 @pytest.mark.parametrize(
     "path, status",
-    [(PREDICT, 200), ("/v1/models/moons-node/versions/1/predict", 200), ("/v1/models/nope/predict", 404)],
+    [
+        (PREDICT, 200),
+        ("/v1/models/moons-node/versions/1/predict", 200),
+        ("/v1/models/nope/predict", 404),
+        (TRAJECTORY, 200),
+        ("/v1/models/nope/versions/2/trajectory", 404),
+    ],
 )
-def test_predict_is_answered_without_the_app_below(store: Path, path: str, status: int) -> None:
-    """The point of the layer: a predict (good, or an error of ours) never reaches FastAPI."""
+def test_solves_are_answered_without_the_app_below(store: Path, path: str, status: int) -> None:
+    """The point of the layer: a predict or trajectory (good, or an error of ours) never reaches
+    FastAPI."""
     sent, inner = _through_fast_path(store, "POST", path, GOOD)
     assert inner.calls == []
     assert sent[0]["status"] == status
@@ -330,7 +351,10 @@ def test_predict_is_answered_without_the_app_below(store: Path, path: str, statu
     [
         pytest.param("GET", "/healthz", b"", "application/json", id="other-route"),
         pytest.param("GET", PREDICT, b"", "application/json", id="get-predict"),
-        pytest.param("POST", "/v1/models/moons-node/trajectory", GOOD, "application/json", id="trajectory"),
+        pytest.param("POST", "/v1/models/moons-node/grid", GOOD, "application/json", id="grid"),
+        pytest.param(
+            "POST", TRAJECTORY, b'{"inputs": [[0.5]], "times": 3}', "application/json", id="bad-times"
+        ),
         pytest.param("POST", PREDICT + "/", GOOD, "application/json", id="trailing-slash"),
         pytest.param("POST", PREDICT, b'{"inputs": [[0.5, oops', "application/json", id="not-json"),
         pytest.param("POST", PREDICT, _solver(rtol=2.0), "application/json", id="fails-validation"),

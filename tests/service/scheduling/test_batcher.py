@@ -13,7 +13,7 @@ from service.engine.backends import ORT_MAX_BATCH
 from service.engine.cancel import CancelToken
 from service.engine.config import SampleSettings
 from service.engine.integrate import Solution
-from service.scheduling.batcher import BatchedPrediction, DynamicBatcher, QueueFull
+from service.scheduling.batcher import Batched, DynamicBatcher, QueueFull
 
 
 @pytest.fixture(scope="module", params=["torch", "onnxruntime"])
@@ -38,9 +38,40 @@ def test_concurrent_requests_share_batches_and_keep_their_answers(runner) -> Non
     assert max(a.batch_size for a in answers) > max(len(x) for x, _ in jobs)  # really batched
     for (x, cfg), answer in zip(jobs, answers, strict=True):
         alone = runner.predict(x, cfg)
-        assert answer.prediction.nfe == alone.nfe and answer.prediction.labels == alone.labels
-        np.testing.assert_allclose(answer.prediction.probabilities, alone.probabilities, rtol=0, atol=1e-12)
+        assert answer.answer.nfe == alone.nfe and answer.answer.labels == alone.labels
+        np.testing.assert_allclose(answer.answer.probabilities, alone.probabilities, rtol=0, atol=1e-12)
         assert answer.queue_wait_s >= 0
+
+
+def test_concurrent_trajectories_with_the_same_times_share_a_solve(runner) -> None:
+    """Trajectory requests batch like predictions (one dense-output solve for the same version,
+    method and times), and each keeps the states, probabilities and counts it gets alone; other
+    times make another lane."""
+    rng = np.random.default_rng(2)
+    times, other = np.linspace(0.0, 1.0, 7), np.array([0.25, 0.5, 1.0])
+    asked = [
+        (rng.normal(size=(int(rng.integers(1, 4)), 2)), _cfg(tol), t)
+        for tol in [1e-3, 1e-6]
+        for t in [times, other]
+    ] * 4
+    batcher = DynamicBatcher(max_batch_size=64, max_delay_s=0.005)
+
+    async def burst() -> list[Batched]:
+        return await asyncio.gather(*(batcher.trajectory(runner, x, t, cfg) for x, cfg, t in asked))
+
+    answers = asyncio.run(burst())
+    batcher.close()
+    for (x, cfg, t), answer in zip(asked, answers, strict=True):
+        shared = sum(len(x2) for x2, _, t2 in asked if t2 is t)
+        assert answer.batch_size < shared + 1 and answer.batch_size > len(x)  # batched, by times only
+        alone = runner.trajectory(x, t, cfg)
+        got = answer.answer
+        assert got.times == t.tolist() and got.states.shape == (len(t), len(x), alone.states.shape[2])
+        assert got.final.nfe == alone.final.nfe and got.final.labels == alone.final.labels
+        assert got.final.accepted == alone.final.accepted and got.final.rejected == alone.final.rejected
+        np.testing.assert_allclose(got.states, alone.states, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.probabilities, alone.probabilities, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.final.probabilities, alone.final.probabilities, rtol=0, atol=1e-12)
 
 
 def test_a_failing_request_does_not_fail_its_batchmates(runner) -> None:
@@ -49,7 +80,7 @@ def test_a_failing_request_does_not_fail_its_batchmates(runner) -> None:
     good, bad = asyncio.run(_burst(batcher, runner, [(x, _cfg(1e-4)), (x, _cfg(1e-10, max_steps=2))]))
     batcher.close()
     assert isinstance(bad, StepLimitExceeded) and bad.samples == [0, 1]
-    assert good.batch_size == 4 and len(good.prediction.labels) == 2
+    assert good.batch_size == 4 and len(good.answer.labels) == 2
 
 
 def test_full_queue_refuses_at_once_and_accepted_work_completes(runner) -> None:
@@ -68,7 +99,7 @@ def test_with_a_line_a_burst_past_the_queue_waits_and_every_request_is_served(ru
     batcher = DynamicBatcher(max_batch_size=8, max_delay_s=0.0, max_queue=16, admission_wait_s=30)
     outcomes = asyncio.run(_burst(batcher, runner, [(x, _cfg(1e-6))] * 6))
     batcher.close()
-    assert all(isinstance(o, BatchedPrediction) for o in outcomes), outcomes
+    assert all(isinstance(o, Batched) for o in outcomes), outcomes
     assert max(o.batch_size for o in outcomes) <= 16 and batcher.waiting == 0
 
 
@@ -88,10 +119,15 @@ class _ThreadSpy(ModelRunner):
         self.threads: list[str] = []
 
     def solve_batch(
-        self, inputs: np.ndarray, method: str, settings: SampleSettings, cancel: CancelToken | None = None
+        self,
+        inputs: np.ndarray,
+        method: str,
+        settings: SampleSettings,
+        cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
     ) -> tuple[Solution, np.ndarray]:
         self.threads.append(threading.current_thread().name)
-        return super().solve_batch(inputs, method, settings, cancel)
+        return super().solve_batch(inputs, method, settings, cancel, times)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +137,7 @@ def spies(tiny: tuple[OdeClassifier, Manifest], tiny_onnx: bytes) -> dict[str, _
 
 async def _solved_on(
     batcher: DynamicBatcher, spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]]
-) -> tuple[str, list[BatchedPrediction]]:
+) -> tuple[str, list[Batched]]:
     """The event loop's thread, and the answers to ``jobs`` sent at once."""
     spy.threads.clear()
     answers = await asyncio.gather(*(batcher.predict(spy, x, cfg) for x, cfg in jobs))
@@ -109,12 +145,12 @@ async def _solved_on(
 
 
 def _check_answers(
-    spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]], answers: list[BatchedPrediction]
+    spy: _ThreadSpy, jobs: list[tuple[np.ndarray, SolverConfig]], answers: list[Batched]
 ) -> None:
     for (x, cfg), answer in zip(jobs, answers, strict=True):
         alone = spy.predict(x, cfg)
-        assert answer.prediction.nfe == alone.nfe and answer.prediction.labels == alone.labels
-        np.testing.assert_allclose(answer.prediction.probabilities, alone.probabilities, rtol=0, atol=1e-12)
+        assert answer.answer.nfe == alone.nfe and answer.answer.labels == alone.labels
+        np.testing.assert_allclose(answer.answer.probabilities, alone.probabilities, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(
