@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyCookie, APIKeyHeader
 from pydantic import SecretStr
 
 from service.lifecycle.registry import Registry
@@ -19,6 +20,9 @@ from .errors import Forbidden, Unauthorized
 from .settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
+REPORT_KEY_COOKIE = "odeserve_api_key"
+"""Set by the explorer's script (SameSite=Strict, path /ui/models/) once the visitor gave the key,
+so that a training report, a page of plain links and images, can be opened on a keyed server."""
 
 
 @dataclass
@@ -54,8 +58,24 @@ _admin_key = APIKeyHeader(
 )
 
 
+_report_cookie = APIKeyCookie(name=REPORT_KEY_COOKIE, scheme_name="ApiKeyCookie", auto_error=False)
+
+
 async def require_api_key(rt: RuntimeDep, given: Annotated[str | None, Security(_inference_key)]) -> None:
     check_api_key(rt.settings, given)
+
+
+async def require_report_key(
+    rt: RuntimeDep,
+    header: Annotated[str | None, Security(_inference_key)],
+    cookie: Annotated[str | None, Security(_report_cookie)],
+) -> None:
+    """Training reports (GET only): the key in the header, or in the explorer's cookie.
+
+    Only these read-only pages take the cookie: a cookie rides along on requests other sites
+    trigger, so nothing that solves, changes or lists anything accepts one (and SameSite=Strict
+    keeps it off cross-site requests anyway)."""
+    check_api_key(rt.settings, header if header else (unquote(cookie) if cookie else None))
 
 
 def check_api_key(settings: Settings, given: str | None) -> None:

@@ -43,6 +43,8 @@ class Question:
     """Trajectories only: the requested ``times`` or ``num_points``; None asks for a prediction."""
     part: int | None = field(default=None, kw_only=True)  # keyword-only: subclasses add fields after it
     """Predictions only: solve at most this many samples at a time (a grid; see Executor.predict)."""
+    traffic: bool = field(default=True, kw_only=True)
+    """False for the explorer's grids: a sweep of a box, kept out of the NFE-drift histogram."""
 
 
 Q = TypeVar("Q", bound=Question)
@@ -72,7 +74,7 @@ async def answer(
     question = decode(loaded)
     cfg = decode_solver(question.solver, loaded.manifest, rt.settings)
     if question.times is None:
-        prediction = await rt.executor.predict(loaded, question.inputs, cfg, question.part)
+        prediction = await rt.executor.predict(loaded, question.inputs, cfg, question.part, question.traffic)
         return Answer(question, loaded, cfg, prediction)
     times = decode_times(question.times, loaded.manifest, rt.settings)
     check_trajectory_size(question.inputs, times, loaded.manifest, rt.settings)

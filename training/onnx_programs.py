@@ -15,6 +15,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -59,8 +60,27 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], inputs: list[str]
         )
     if program is None:  # torch.onnx.export returns None only from the legacy (dynamo=False) exporter
         raise ExportError("torch.onnx.export returned no program")
-    data: bytes = program.model_proto.SerializeToString()  # protobuf messages are untyped here
+    proto = program.model_proto
+    _drop_stack_traces(proto)
+    data: bytes = proto.SerializeToString()  # protobuf messages are untyped here
     return data
+
+
+_STACK_TRACE = "pkg.torch.onnx.stack_trace"
+
+
+def _drop_stack_traces(proto: Any) -> None:
+    """Remove the exporter's per-node Python stack traces: they name this checkout's absolute path
+    and line numbers, so the same weights would export to different bytes on another machine or
+    after an unrelated edit (the demo store is rebuilt byte for byte). The graph is untouched."""
+    graphs = [proto.graph, *(f for f in proto.functions)]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if p.key != _STACK_TRACE]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+            graphs.extend(a.g for a in node.attribute if a.HasField("g"))  # a Loop's or If's body
 
 
 def _check(filename: str, program: bytes, module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:

@@ -3,7 +3,9 @@
 Every point is one sample of one prediction, solved by predict's own use case
 (:func:`service.inference.answer`: the same version resolution, solver bounds, executor,
 deadline and metrics) in parts of the batcher's size, so a cell's label, probabilities and NFE
-are what predict answers for that point (native methods are batch-invariant).
+are what predict answers for that point (native methods are batch-invariant). Its samples are
+not traffic: a sweep reaches far from the data, so they stay out of the per-sample NFE histogram
+that the NFE-drift alert compares with the golden baseline.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ async def grid_answer(
         _check_plane_input(loaded)
         _check_size(len(xs), len(ys), rt.settings.max_grid_points)
         part = min(rt.settings.max_batch_size, rt.settings.max_queue)
-        return Question(points(xs, ys), body.solver, None, part=part)
+        return Question(points(xs, ys), body.solver, None, part=part, traffic=False)
 
     return _encode(await answer(rt, scope, name, ref, decode), xs, ys)
 

@@ -6,7 +6,9 @@ inert as can be: only the report's fixed file names (never a path from the reque
 the content type its name fixes, ``nosniff`` so a browser never reads a PNG as anything else, and a
 Content-Security-Policy that runs no script and loads nothing but the report's own images. Like
 every ``/v1/models`` answer they need the API key when the server has keys (a report is a picture
-of the model), and like the explorer's pages ``ODESERVE_UI=false`` turns them into 404s.
+of the model): in the header, or in the cookie the explorer sets once the visitor gave the key (a
+plain link cannot send a header); like the explorer's pages ``ODESERVE_UI=false`` turns them into
+404s.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from models_store import REPORT_FIGURES, REPORT_PAGE
-from service.deps import Runtime, RuntimeDep, require_api_key
+from service.deps import Runtime, RuntimeDep, require_report_key
 from service.errors import NotFound
 from service.lifecycle.registry import ModelState
 
-from .ui import _ui_on
+from .ui import require_ui
 
 REPORT_URL: Final = "/ui/models/{name}/versions/{version}/report/"
 _MEDIA_TYPES: Final = {".html": "text/html; charset=utf-8", ".png": "image/png"}
@@ -38,7 +40,7 @@ REPORT_HEADERS: Final = {
 router = APIRouter(
     prefix="/ui/models/{name}/versions/{version}/report",
     include_in_schema=False,
-    dependencies=[Depends(_ui_on), Depends(require_api_key)],
+    dependencies=[Depends(require_ui), Depends(require_report_key)],
 )
 
 

@@ -32,13 +32,14 @@ PAGE_HEADERS = {
 }
 
 
-async def _ui_on(request: Request, rt: RuntimeDep) -> None:
+async def require_ui(request: Request, rt: RuntimeDep) -> None:
+    """The pages exist only while the explorer is on."""
     if not rt.settings.ui:
         raise NotFound(f"no route {request.url.path}: the model explorer is off (ODESERVE_UI=false)")
 
 
 router = APIRouter(include_in_schema=False)
-_UI_ON = [Depends(_ui_on)]
+_UI_ON = [Depends(require_ui)]
 
 
 @cache

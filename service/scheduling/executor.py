@@ -35,24 +35,30 @@ class Executor:
         self.batcher, self.metrics, self.timeout_s = batcher, metrics, timeout_s
 
     async def predict(
-        self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig, part: int | None = None
+        self,
+        loaded: LoadedVersion,
+        inputs: np.ndarray,
+        cfg: SolverConfig,
+        part: int | None = None,
+        traffic: bool = True,
     ) -> Prediction:
         """``part``: solve at most that many samples at a time, one part after another (a grid of
         thousands of points), so other requests' samples join the parts' batches instead of waiting
-        behind the whole, and no part outgrows the batcher's queue; one deadline covers them all."""
+        behind the whole, and no part outgrows the batcher's queue; one deadline covers them all.
+        ``traffic=False``: the samples are not served inputs (see Metrics.observe_solve)."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 if part is None or len(inputs) <= part:
-                    return await self._batched(loaded, inputs, cfg)
+                    return await self._batched(loaded, inputs, cfg, 0, traffic)
                 starts = range(0, len(inputs), part)
                 return Prediction.join(
-                    [await self._batched(loaded, inputs[s : s + part], cfg, s) for s in starts]
+                    [await self._batched(loaded, inputs[s : s + part], cfg, s, traffic) for s in starts]
                 )
         except TimeoutError:
             raise self._late() from None
 
     async def _batched(
-        self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig, offset: int = 0
+        self, loaded: LoadedVersion, inputs: np.ndarray, cfg: SolverConfig, offset: int, traffic: bool
     ) -> Prediction:
         """One batcher job; a step-limit failure names its samples by their place in the whole request."""
         try:
@@ -61,7 +67,7 @@ class Executor:
             if not offset:
                 raise
             raise StepLimitExceeded([offset + i for i in exc.samples], exc.max_steps) from None
-        self._observe(loaded, cfg, answer.answer, answer.queue_wait_s, answer.batch_size)
+        self._observe(loaded, cfg, answer.answer, answer.queue_wait_s, answer.batch_size, traffic)
         return answer.answer
 
     async def trajectory(
@@ -85,7 +91,13 @@ class Executor:
             raise self._late() from None
 
     def _observe(
-        self, loaded: LoadedVersion, cfg: SolverConfig, pred: Prediction, wait_s: float, batch_size: int
+        self,
+        loaded: LoadedVersion,
+        cfg: SolverConfig,
+        pred: Prediction,
+        wait_s: float,
+        batch_size: int,
+        traffic: bool = True,
     ) -> None:
         self.metrics.observe_solve(
             loaded.name,
@@ -96,6 +108,7 @@ class Executor:
             pred.rejected,
             [wait_s],
             batch_size=batch_size,
+            traffic=traffic,
         )
         note_nfe(pred.nfe)
 

@@ -185,17 +185,20 @@ class Metrics:
         rejected: Sequence[int] | None,
         queue_waits: Sequence[float],
         batch_size: int | None = None,
+        traffic: bool = True,
     ) -> None:
         """Record solved samples: per-sample NFE and steps, each request's queue wait, and the size
         of the batch they were solved in (``len(nfe)`` unless the dynamic batcher says otherwise).
         Steps given as None (unknown: torchdiffeq does not report them) are not counted, rather
-        than counted as zero.
+        than counted as zero. ``traffic=False`` (the explorer's grids: a sweep over a box, not the
+        inputs the model serves) keeps the samples out of the per-sample NFE histogram, which the
+        NFE-drift alert reads against the golden baseline.
         """
         known = [s for s in (accepted, rejected) if s is not None]
         if len(known) == 1 or any(len(s) != len(nfe) for s in known):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
         series = self._solve_series(model, version, method)
-        for count in nfe:
+        for count in nfe if traffic else ():
             series.nfe.observe(count)
         if accepted is not None and rejected is not None:
             series.accepted.inc(sum(accepted))

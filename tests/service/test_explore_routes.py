@@ -14,6 +14,7 @@ import pytest
 import torch
 from fixture_store import DEMO_READY
 from live_server import live_server
+from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import load_file
 
 from models_store import DEFAULT_STORE_ROOT, WEIGHTS_FILE, ModelStore, OdeClassifier, build_network
@@ -133,6 +134,32 @@ def test_grid_bodies_that_do_not_fit_the_schema_are_422(
     demo_api: httpx.Client, body: Any, where: str
 ) -> None:
     assert where in _error(demo_api.post("/v1/models/moons-node/grid", json=body), 422, "validation_error")
+
+
+def _nfe_samples(api: httpx.Client, model: str) -> tuple[float, float]:
+    """(samples in the per-sample NFE histogram, solver steps counted) for ``model``, all versions."""
+    samples = steps = 0.0
+    for family in text_string_to_metric_families(api.get("/metrics").text):
+        for sample in family.samples:
+            if sample.labels.get("model") != model:
+                continue
+            if sample.name == "odeserve_sample_nfe_count":
+                samples += sample.value
+            elif sample.name == "odeserve_solver_steps_total":
+                steps += sample.value
+    return samples, steps
+
+
+def test_a_grid_is_not_traffic_for_the_nfe_drift_histogram(keyed: httpx.Client) -> None:
+    """A grid sweeps a box far from the data; its points would push the p95 NFE the drift alert
+    compares with the golden baseline. They are solved and their steps counted, but kept out of
+    the per-sample NFE histogram, where a predict's points go."""
+    before = _nfe_samples(keyed, "moons-node")
+    _grid(keyed, "moons-node", [8, 8])
+    after_grid = _nfe_samples(keyed, "moons-node")
+    assert after_grid[0] == before[0] and after_grid[1] > before[1]
+    assert _ok(keyed.post("/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.2]] * 3}))
+    assert _nfe_samples(keyed, "moons-node")[0] == after_grid[0] + 3
 
 
 def test_a_nan_bound_is_422(demo_api: httpx.Client) -> None:

@@ -19,6 +19,7 @@ from browser import chromium, offline_page, screenshot
 from live_server import live_server
 
 from models_store import DEFAULT_STORE_ROOT
+from service.deps import REPORT_KEY_COOKIE
 
 REPORT = "/ui/models/{name}/versions/{version}/report/"
 MOONS = REPORT.format(name="moons-node", version="1")
@@ -181,3 +182,16 @@ def test_with_api_keys_on_a_report_needs_the_key(moons_only):
         assert client.get(MOONS).status_code == 401
         assert client.get(MOONS + "vector_field.png", headers={"X-API-Key": "wrong"}).status_code == 403
         assert client.get(MOONS, headers={"X-API-Key": API_KEY}).status_code == 200
+
+
+@pytest.mark.parametrize("cookie, status", [(API_KEY, 200), ("wrong", 403), ("", 401), ("report%2Dkey", 200)])
+def test_a_report_takes_the_key_from_the_explorers_cookie(moons_only, cookie: str, status: int):
+    """A plain link sends no header: the explorer keeps the key in a cookie the reports (and only
+    they) read; percent-encoded as the page's script writes it."""
+    with live_server(moons_only, env={"ODESERVE_API_KEY": API_KEY}) as client:
+        client.cookies.set(REPORT_KEY_COOKIE, cookie)
+        assert client.get(MOONS).status_code == status
+        assert client.get(MOONS + "learning_curves.png").status_code == status
+        # the cookie opens nothing else: no solve, no listing
+        assert client.get("/v1/models").status_code == 401
+        assert client.post("/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.2]]}).status_code == 401

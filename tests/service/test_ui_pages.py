@@ -311,6 +311,10 @@ def test_the_page_asks_for_the_api_key_and_works_once_given(demo_store: Path, br
         curl = page.text_content("#curl") or ""
         assert '"X-API-Key: $ODESERVE_API_KEY"' in curl and API_KEY not in curl  # never printed
         assert page.evaluate("() => [sessionStorage.length, localStorage.length]") == [1, 0]
+        report = page.get_attribute("#report-link", "href")
+        assert report, "the demo model's report is linked"
+        opened = page.request.get(report)  # a plain link: no header, the explorer's cookie
+        assert opened.status == 200 and opened.headers["content-type"].startswith("text/html")
         _open(page, "/ui/")  # the key stays for the tab's session: no second prompt
         assert page.locator("#key-form").count() == 0
         assert page.locator("#models tbody tr[data-model]").count() > 0

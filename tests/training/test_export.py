@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -100,6 +102,18 @@ def test_export_programs_have_a_dynamic_batch_and_the_documented_names(spec):
         "field.onnx": ([("t", ["batch", 1]), ("z", ["batch", state])], [("dz", ["batch", state])]),
         "head.onnx": ([("z", ["batch", state])], [("logits", ["batch", spec.num_classes])]),
     }
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["timed-node", "conv-anode"])
+def test_export_programs_carry_no_path_of_the_machine_that_built_them(spec):
+    """The exporter writes each node's Python stack trace (absolute paths, line numbers) into the
+    graph; they are dropped, so the same weights export to the same bytes anywhere."""
+    torch.manual_seed(0)
+    repo = str(Path(__file__).resolve().parents[2])
+    for name, program in export_programs(build_network(spec)).items():
+        assert repo.encode() not in program, name
+        keys = {p.key for n in onnx.load_from_string(program).graph.node for p in n.metadata_props}
+        assert "pkg.torch.onnx.stack_trace" not in keys, name
 
 
 def test_a_program_that_disagrees_is_refused(monkeypatch):

@@ -1,9 +1,22 @@
 // The service's JSON API as the pages call it. When the server has API keys, the first 401 asks the
-// visitor for one (a small form); it is kept in sessionStorage only, so it leaves with the tab.
+// visitor for one (a small form); it is kept in sessionStorage only, so it leaves with the tab, and
+// in a session cookie the server reads for training reports only (a plain link sends no header).
 import { el } from "./dom.js";
 
 const KEY_HEADER = "X-API-Key";
 const KEY_STORE = "odeserve.api-key";
+const REPORT_COOKIE = "odeserve_api_key"; // service/deps.py REPORT_KEY_COOKIE
+const COOKIE_SCOPE = "; path=/ui/models/; SameSite=Strict";
+
+function rememberKey(value) {
+  sessionStorage.setItem(KEY_STORE, value);
+  document.cookie = `${REPORT_COOKIE}=${encodeURIComponent(value)}${COOKIE_SCOPE}`;
+}
+
+function forgetKey() {
+  sessionStorage.removeItem(KEY_STORE);
+  document.cookie = `${REPORT_COOKIE}=${COOKIE_SCOPE}; max-age=0`;
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -35,7 +48,7 @@ async function call(path, init) {
     const body = await readBody(response);
     if (response.ok) return body;
     if (response.status === 401 || (response.status === 403 && key !== null)) {
-      sessionStorage.removeItem(KEY_STORE);
+      forgetKey();
       await askForKey(response.status === 401 ? "This server needs an API key." : "That key was refused; try another.");
       continue;
     }
@@ -66,7 +79,7 @@ function askForKey(message) {
         event.preventDefault();
         const value = form.querySelector("#api-key").value.trim();
         if (!value) return;
-        sessionStorage.setItem(KEY_STORE, value);
+        rememberKey(value);
         form.hidden = true;
         delete document.body.dataset.needsKey;
         asking = null;
