@@ -8,13 +8,13 @@ versions and how to re-vendor: the README there). None of them is part of the Op
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
-from starlette.staticfiles import StaticFiles
+
+from .static_files import StaticFolder
 
 SWAGGER_UI = "swagger-ui-dist@5.35.0"
 REDOC = "redoc@2.5.4"
@@ -22,7 +22,8 @@ ASSETS = "/docs/static"
 """Where the files under ``service/static/docs/`` are served."""
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"  # FastAPI's default, kept for Swagger UI's OAuth2 flows
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static" / "docs"
+_FILES = StaticFolder("docs")
+STATIC_DIR = _FILES.directory
 # Swagger UI asks validator.swagger.io for a badge unless told not to; the spec is checked in tests.
 _SWAGGER_PARAMETERS = {"validatorUrl": None}
 # The browser refuses anything beyond the server, so a CDN link in a future bundle fails loudly.
@@ -36,12 +37,6 @@ _PAGE_HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
-
-
-@cache
-def _static_files() -> StaticFiles:
-    """Starlette's file server (ETags, ranges, no escape from the folder), built on first use."""
-    return StaticFiles(directory=STATIC_DIR)
 
 
 @router.get("/docs")
@@ -80,7 +75,7 @@ async def redoc(request: Request) -> HTMLResponse:
 @router.get(ASSETS + "/{path:path}")
 async def asset(path: str, request: Request) -> Response:
     """A vendored file, or the favicon; Starlette's static files keep the lookup inside the folder."""
-    response = await _static_files().get_response(path, request.scope)
+    response = await _FILES.serve(path, request.scope)
     if not PurePosixPath(path).suffix:  # LICENSE, NOTICE: text to read, not a download
         response.headers["content-type"] = "text/plain; charset=utf-8"
     return response

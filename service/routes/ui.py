@@ -9,20 +9,19 @@ script reads as text. ``ODESERVE_UI=false`` turns every page into a 404; ``/`` t
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.staticfiles import StaticFiles
 
 from models_store import METHODS, SERVED_METHODS, validate_name
 from service.deps import RuntimeDep
 from service.errors import NotFound
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static" / "ui"
+from .static_files import StaticFolder
+
+_FILES = StaticFolder("ui")
+STATIC_DIR = _FILES.directory
 PAGE_HEADERS = {
     # The pages load nothing from elsewhere: a CDN link slipped in by mistake fails in the browser too.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
@@ -40,12 +39,6 @@ async def require_ui(request: Request, rt: RuntimeDep) -> None:
 
 router = APIRouter(include_in_schema=False)
 _UI_ON = [Depends(require_ui)]
-
-
-@cache
-def _static_files() -> StaticFiles:
-    """Starlette's file server (ETags, ranges, no escape from the folder), built on first use."""
-    return StaticFiles(directory=STATIC_DIR)
 
 
 def _page(name: str) -> FileResponse:
@@ -87,5 +80,4 @@ async def solver_methods() -> dict[str, Any]:
 @router.get("/ui/static/{path:path}", dependencies=_UI_ON)
 async def static_file(path: str, request: Request) -> Response:
     """The pages' scripts, styles and the vendored plotting library."""
-    relative = os.path.normpath(os.path.join(*path.split("/"))) if path else "."
-    return await _static_files().get_response(relative, request.scope)
+    return await _FILES.serve(path, request.scope)
