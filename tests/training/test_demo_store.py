@@ -13,7 +13,15 @@ import pytest
 import torch
 
 from models_store import DEFAULT_STORE_ROOT, LATEST, ModelStore, load_network
-from training import DEMO_ALIASES, DEMO_MODELS, deterministic, solve_each, split_metrics, splits_from_record
+from training import (
+    DEMO_ALIASES,
+    DEMO_MODELS,
+    deterministic,
+    export_programs,
+    solve_each,
+    split_metrics,
+    splits_from_record,
+)
 from training.commands import verify_version
 
 DEMO = ModelStore(DEFAULT_STORE_ROOT)
@@ -91,3 +99,13 @@ def test_anode_needs_fewer_function_evaluations_than_node_on_circles(measured):
 def test_recorded_nfe_is_what_the_test_split_costs(measured, name):
     recorded = DEMO.manifest(name, 1).training.nfe
     assert np.mean(measured[name].nfe) == pytest.approx(recorded.mean, rel=0.05)
+
+
+@pytest.mark.parametrize("name", DEMO_MODELS)
+def test_the_shipped_onnx_programs_are_what_the_shipped_weights_export_to(name):
+    """Byte for byte: the export is deterministic and carries nothing of the machine that ran it,
+    so `make demo-store` anywhere reproduces the committed files."""
+    manifest = DEMO.verify(name, 1)
+    version = DEMO.version_dir(name, 1)
+    programs = export_programs(load_network(version, manifest))
+    assert {f: (version / f).read_bytes() == b for f, b in programs.items()} == dict.fromkeys(programs, True)
