@@ -2,17 +2,21 @@
 
     python -m benchmarks.solver_core
 
-For each batch size (default 1, 64, 1024; inputs uniform over [-1.5, 2.5] x [-1, 1.5], the moons
-range) it times the raw ODE solve z(0) -> z(T) (encoder excluded) of
+For each batch size (default 1, 64, 256, 1024, 4096; inputs uniform over [-1.5, 2.5] x [-1, 1.5],
+the moons range) it times the raw ODE solve z(0) -> z(T) (encoder excluded) of
 
 - torchdiffeq ``odeint`` in float32 (the model as trained) and in float64, one call per batch;
 - odeserve's per-sample engine, ``ModelRunner.backend.solve``, for each backend (torch, onnxruntime;
-  ONNX Runtime's graph also reads out the class probabilities, two kernels the others do not run),
+  ONNX Runtime's graph also reads out the class probabilities, two kernels the others do not run;
+  batches above its graph's size go to the numpy solver loop, the ``path`` column says which ran),
 
-with the same method and tolerances (default dopri5, rtol = atol = 1e-4), one torch thread. It
-reports the median time per solve, the speedup over torchdiffeq float32, NFE (odeserve: mean per
-sample; torchdiffeq: per batch, as its one step size serves the whole batch), and how far the class
-probabilities are from torchdiffeq float64 at rtol = atol = 1e-7, and how many labels differ from it.
+with the same method and tolerances (default dopri5, rtol = atol = 1e-4) and the same number of
+threads on both sides (``--threads``, default 1: torch's intra-op threads and numpy's BLAS threads,
+which odeserve's numpy loop uses for its matmuls). It reports the median time per solve, the speedup over
+torchdiffeq float32, NFE (odeserve: mean per sample; torchdiffeq: per batch, as its one step size
+serves the whole batch), how far the class probabilities are from torchdiffeq float64 at
+rtol = atol = 1e-7 and how many labels differ from it, and, for odeserve, how many of 16 samples
+get a different label or NFE (or probabilities more than 1e-6 apart) solved alone.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 import torchdiffeq
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from models_store import DEFAULT_STORE_ROOT, Manifest, ModelStore, OdeClassifier, load_network
 from service.engine import BackendError, ModelRunner, SampleSettings, SolverConfig
@@ -44,6 +50,8 @@ REFERENCE_TOL = 1e-7
 BASELINE = "torchdiffeq float32"
 BACKENDS = ("torch", "onnxruntime")
 SPEEDUP_TARGET, DEVIATION_TARGET = 30.0, 1e-3
+BIG_BATCH, BIG_SPEEDUP_TARGET = 256, 2.0  # the issue's target for batches of 256 and more
+ALONE_SAMPLES, ALONE_TOL = 16, 1e-6
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class Version:
 @dataclass(frozen=True)
 class Outcome:
     probabilities: np.ndarray
-    nfe: float
+    nfe: np.ndarray  # per sample (odeserve) or the batch's, once (torchdiffeq)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,8 @@ class Row:
     nfe_per: str  # "sample" (mean) or "batch"
     max_prob_deviation: float
     label_mismatches: int  # samples whose label differs from the reference's
+    path: str  # which solver ran: torchdiffeq, or odeserve's onnxruntime (graph), numpy or torch loop
+    alone_mismatches: int | None  # of ALONE_SAMPLES solved alone, how many differ; None: not checked
 
 
 class Core(ABC):
@@ -94,6 +104,10 @@ class Core(ABC):
     @abstractmethod
     def outcome(self, x: np.ndarray) -> Outcome:
         """Probabilities and NFE (untimed)."""
+
+    @abstractmethod
+    def path(self, batch: int) -> str:
+        """Which solver runs a batch of this size."""
 
 
 class _CountingField(torch.nn.Module):
@@ -136,7 +150,10 @@ class TorchdiffeqCore(Core):
         z = self._solve(field, self._z0(x))
         with torch.no_grad():
             probs = torch.softmax(self.network.head(z), dim=-1).double().numpy()
-        return Outcome(probs, float(field.calls))
+        return Outcome(probs, np.array([field.calls]))
+
+    def path(self, batch: int) -> str:
+        return "torchdiffeq"
 
 
 class OdeserveCore(Core):
@@ -154,7 +171,22 @@ class OdeserveCore(Core):
 
     def outcome(self, x: np.ndarray) -> Outcome:
         sol, probs = self.runner.solve_batch(x, self.cfg.method, SampleSettings.uniform(self.cfg, len(x)))
-        return Outcome(probs, float(sol.nfe.mean()))
+        return Outcome(probs, sol.nfe)
+
+    def path(self, batch: int) -> str:
+        return self.runner.backend.route(self.cfg.method, batch)
+
+
+def alone_mismatches(core: Core, x: np.ndarray, together: Outcome, seed: int) -> int:
+    """How many of ALONE_SAMPLES samples of the batch, each solved alone, get another label or NFE,
+    or probabilities more than ALONE_TOL away, than in the batch (batch invariance: 0)."""
+    picked = np.random.default_rng(seed).choice(len(x), size=min(ALONE_SAMPLES, len(x)), replace=False)
+    differ = 0
+    for i in picked.tolist():
+        alone, p = core.outcome(x[i : i + 1]), together.probabilities[i]
+        same = alone.nfe[0] == together.nfe[i] and alone.probabilities[0].argmax() == p.argmax()
+        differ += not (same and float(np.abs(alone.probabilities[0] - p).max()) <= ALONE_TOL)
+    return differ
 
 
 def sample_inputs(batch: int, seed: int) -> np.ndarray:
@@ -219,6 +251,7 @@ def measure_batch(cores: Sequence[Core], reference: Core, x: np.ndarray, timing:
     rows = []
     for core, took in zip(cores, timings, strict=True):
         got = core.outcome(x)
+        checked = core.nfe_per == "sample" and len(x) > 1  # odeserve's: batch-invariant
         rows.append(
             Row(
                 core=core.name,
@@ -227,10 +260,12 @@ def measure_batch(cores: Sequence[Core], reference: Core, x: np.ndarray, timing:
                 per_sample_us=took.median_s * 1e6 / len(x),
                 repeats=took.repeats,
                 speedup=base / took.median_s,
-                nfe=got.nfe,
+                nfe=float(got.nfe.mean()),
                 nfe_per=core.nfe_per,
                 max_prob_deviation=float(np.max(np.abs(got.probabilities - want))),
                 label_mismatches=int(np.sum(got.probabilities.argmax(1) != want.argmax(1))),
+                path=core.path(len(x)),
+                alone_mismatches=alone_mismatches(core, x, got, len(x)) if checked else None,
             )
         )
     return rows
@@ -272,7 +307,8 @@ def load_version(store: Path, name: str, ref: str | None) -> Version:
 
 
 def targets(rows: Sequence[Row]) -> list[tuple[str, str, bool]]:
-    """The issue's solver-core target for each odeserve backend at batch 1: (claim, measured, met)."""
+    """The issue's solver-core targets, (claim, measured, met): for each odeserve backend at batch 1,
+    and for ONNX Runtime's (what ``auto`` serves) at batches of BIG_BATCH samples and more."""
     found = []
     for row in rows:
         if row.batch == 1 and row.core.startswith("odeserve"):
@@ -287,27 +323,48 @@ def targets(rows: Sequence[Row]) -> list[tuple[str, str, bool]]:
                     met,
                 )
             )
+        if row.batch >= BIG_BATCH and row.core == "odeserve onnxruntime":
+            found.append(
+                (
+                    f"batch {row.batch}, {row.core} ({row.path}): >= {BIG_SPEEDUP_TARGET:g}x torchdiffeq "
+                    f"float32, {ALONE_SAMPLES} samples alone: same label and NFE, |dp| <= {ALONE_TOL:g}",
+                    f"{row.speedup:.2f}x, {row.alone_mismatches} differ alone",
+                    row.speedup >= BIG_SPEEDUP_TARGET and row.alone_mismatches == 0,
+                )
+            )
     return found
 
 
-def render(console: Console, rows: Sequence[Row], skipped: Sequence[str], cfg: SolverConfig) -> None:
-    table = Table(title=f"raw ODE solve, {cfg.method} rtol={cfg.rtol:g} atol={cfg.atol:g}, 1 thread")
-    for col in ("core", "batch", "median ms", "us/sample", "speedup", "NFE", "max |dp|", "labels differ"):
-        table.add_column(col, justify="left" if col == "core" else "right")
+def render(
+    console: Console, rows: Sequence[Row], skipped: Sequence[str], cfg: SolverConfig, threads: int
+) -> None:
+    title = f"raw ODE solve, {cfg.method} rtol={cfg.rtol:g} atol={cfg.atol:g}, {threads} thread(s) each"
+    table = Table(title=title, box=box.SIMPLE)  # no vertical rules: ten columns fit 120 characters
+    left = ("core", "path")
+    right = ("batch", "median ms", "us/sample", "speedup", "NFE", "max |dp|", "labels", "alone")
+    for col in (*left, *right):
+        table.add_column(col, justify="left" if col in left else "right", no_wrap=True, min_width=len(col))
     for row in rows:
         nfe = f"{row.nfe:.1f}" + ("/batch" if row.nfe_per == "batch" else "")
         table.add_row(
             row.core,
+            "" if row.nfe_per == "batch" else row.path,  # torchdiffeq's rows: the core says it
             str(row.batch),
             f"{row.median_ms:.3f}",
             f"{row.per_sample_us:.1f}",
-            f"{row.speedup:.1f}x",
+            f"{row.speedup:.2f}x",
             nfe,
             f"{row.max_prob_deviation:.1e}",
             _mismatches(row),
+            "" if row.alone_mismatches is None else f"{row.alone_mismatches}/{min(ALONE_SAMPLES, row.batch)}",
         )
     console.print(table)
-    console.print(f"|dp|: against torchdiffeq float64 at rtol = atol = {REFERENCE_TOL:g}", highlight=False)
+    console.print(
+        f"|dp|, labels: against torchdiffeq float64 at rtol = atol = {REFERENCE_TOL:g} (labels: those that "
+        f"differ); alone: of {ALONE_SAMPLES} samples solved alone, those with another label or NFE, or "
+        f"probabilities more than {ALONE_TOL:g} away",
+        highlight=False,
+    )
     for note in skipped:
         console.print(f"[yellow]left out[/yellow] {note}")
     for claim, measured, met in targets(rows):
@@ -329,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--store", type=Path, default=DEFAULT_STORE_ROOT, help="model store (default: the demo store)")
     add("--model", default="moons-node", help="model name (default moons-node)")
     add("--version", default=None, help="version number or alias (default latest)")
-    add("--batches", type=int, nargs="+", default=[1, 64, 1024], help="default 1 64 1024")
+    add("--batches", type=int, nargs="+", default=[1, 64, 256, 1024, 4096], help="default 1 64 256 1024 4096")
     add("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS), help="default: both")
     add("--method", default="dopri5", help="default dopri5")
     add("--tol", type=float, default=1e-4, help="rtol = atol (default 1e-4)")
@@ -337,28 +394,36 @@ def build_parser() -> argparse.ArgumentParser:
     add("--min-repeats", type=int, default=5, help="timed calls per row at least (default 5)")
     add("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     add("--seed", type=int, default=0, help="input seed (default 0)")
+    add(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads and numpy's BLAS threads, for torchdiffeq and odeserve alike; "
+        "default 1, as the service's torch_threads",
+    )
     add("--output", type=Path, help="result file (default benchmarks/results/solver-core-<time>.json)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     console = report.console()
     version = load_version(args.store, args.model, args.version)
     defaults = version.manifest.default_solver
     cfg = SolverConfig(args.method, args.tol, args.tol, defaults.step_size, defaults.max_steps)
     timing = {"warmup": args.warmup, "min_repeats": args.min_repeats, "min_time_s": args.min_time}
-    rows, skipped = measure(version, cfg, args.batches, args.backends, seed=args.seed, timing=timing)
-    render(console, rows, skipped, cfg)
+    with threadpool_limits(args.threads, user_api="blas"):  # numpy's matmuls: the same count as torch
+        rows, skipped = measure(version, cfg, args.batches, args.backends, seed=args.seed, timing=timing)
+    render(console, rows, skipped, cfg, args.threads)
     payload = {
         "benchmark": "solver_core",
         "environment": report.environment(),
         "model": f"{version.manifest.name}/{version.manifest.version}",
         "solver": cfg.as_dict(),
         "reference": {"method": cfg.method, "rtol": REFERENCE_TOL, "atol": REFERENCE_TOL, "dtype": "float64"},
-        "settings": {**timing, "batches": args.batches, "seed": args.seed, "torch_threads": 1},
+        "settings": {**timing, "batches": args.batches, "seed": args.seed, "threads": args.threads},
         "rows": [asdict(row) for row in rows],
         "left_out": skipped,
         "targets": [dict(zip(("claim", "measured", "met"), t, strict=True)) for t in targets(rows)],

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
+from threadpoolctl import threadpool_limits
 
 from models_store import ModelStore
 from service.http.admission import AdmissionMiddleware
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     torch.set_num_threads(settings.torch_threads)
+    # numpy's BLAS (the big-batch solver's matmuls) gets the same count: its default, one thread
+    # per core, spins the other core for little gain while the other worker needs it.
+    threadpool_limits(settings.torch_threads, user_api="blas")
     metrics: Metrics = app.state.metrics
     registry = Registry(ModelStore(settings.store), metrics, settings.backend)
     reload_signal = ReloadSignal.from_environment()  # several workers: admin reloads reach them all

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     min_tolerance: float = Field(default=1e-10, gt=0, lt=1, description="smallest rtol/atol allowed")
     max_tolerance: float = Field(default=0.5, gt=0, lt=1, description="largest rtol/atol allowed")
     max_body_bytes: int = Field(default=8 * MIB, ge=1024, le=256 * MIB)
-    torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
+    torch_threads: int = Field(
+        default=1, ge=1, le=256, description="torch intra-op threads (and numpy BLAS threads) per worker"
+    )
     backend: Literal["auto", "torch", "onnxruntime"] = Field(
         default="auto", description="solver backend; auto: ONNX Runtime where it matches torch at load time"
     )

@@ -1,8 +1,11 @@
-"""Where the per-sample solve runs: torch (the reference, CPU or CUDA) or ONNX Runtime.
+"""Where the per-sample solve runs: torch (the reference), ONNX Runtime, or numpy for big batches.
 
-Both run the same tableaus with the same controller, so they give the same steps and NFE. A
+All run the same tableaus with the same controller, so they give the same steps and NFE. A
 deployment picks one (``torch``, ``onnxruntime``) or ``auto``: ONNX Runtime when its solve of
 the probe inputs matches torch's, torch otherwise (the reason is kept for the model's status).
+ONNX Runtime solves batches of up to :data:`ORT_MAX_BATCH` samples in its graph and hands bigger
+ones to :class:`NumpyBackend` (the solver loop with the field in numpy), which passed the same
+probe, or to torch when it did not.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import onnxruntime as ort
 import torch
 from google.protobuf.message import DecodeError
 
-from .cancel import Cancelled, CancelToken
+from .cancel import Cancelled, CancelToken, checked
 from .config import SampleSettings
-from .integrate import Solution
+from .integrate import Solution, integrate
+from .mlp import MlpField, mlp_field
 from .onnx import OUTPUTS, PROBABILITIES, STATES_AT, TIMES, FieldConversionError, Head, build_solver
-from .rk import Field
+from .reference import TorchField
 from .solve import check_times, solve_samples
 from .tableaus import TABLEAUS
 
@@ -75,11 +79,19 @@ class Backend(ABC):
         a bounded step budget may run on the event loop; Python step loops may not."""
         return False
 
+    def route(self, method: str, samples: int) -> str:
+        """Which solver takes a batch of ``samples`` samples with ``method`` (benchmarks name it):
+        ``onnxruntime`` (the graph), ``numpy``, ``torch`` (the loop) or ``torchdiffeq``."""
+        return self.name if method in TABLEAUS else "torchdiffeq"
+
 
 class TorchBackend(Backend):
+    """The reference: the network's own torch field in the solver loop, any method (torchdiffeq
+    for those without a tableau)."""
+
     name = "torch"
 
-    def __init__(self, field: Field, interval: tuple[float, float]) -> None:
+    def __init__(self, field: TorchField, interval: tuple[float, float]) -> None:
         self.field, self.interval = field, interval
 
     def solve(
@@ -97,13 +109,59 @@ class TorchBackend(Backend):
             )
 
 
-class OnnxRuntimeBackend(Backend):
-    """One ORT session per native method, built on first use; other methods go to torch.
+class NumpyBackend(Backend):
+    """The solver loop with the field in numpy (:mod:`.mlp`), for big batches; methods without a
+    tableau go to torch.
 
-    Batches above :data:`ORT_MAX_BATCH` samples go to torch too: the graph's cost is per-kernel
-    overhead, which wins for small batches, while torch's float64 matmuls win for large ones
-    (the crossover measured on the moons model is in benchmarks/README.md). Both take the same
-    steps.
+    One thread: splitting a batch over threads (each sample's steps are its own, so the parts would
+    give the same answers) gained little here, as the loop's many short numpy calls contend for the
+    GIL (benchmarks/README.md, "Big batches"). numpy's BLAS threads are the process's
+    (``OPENBLAS_NUM_THREADS``); the service's lifespan sets them to ``torch_threads`` (default 1).
+    """
+
+    name = "numpy"
+
+    def __init__(self, field: MlpField, interval: tuple[float, float], fallback: TorchBackend) -> None:
+        self.field, self.interval, self.fallback = field, interval, fallback
+
+    def route(self, method: str, samples: int) -> str:
+        return self.name if method in TABLEAUS else self.fallback.route(method, samples)
+
+    def solve(
+        self,
+        method: str,
+        y0: np.ndarray,
+        settings: SampleSettings,
+        cancel: CancelToken | None = None,
+        times: np.ndarray | None = None,
+    ) -> Solution:
+        tableau = TABLEAUS.get(method)
+        if tableau is None:
+            return self.fallback.solve(method, y0, settings, cancel, times)
+        if times is not None:
+            times = np.ascontiguousarray(times, dtype=np.float64)
+            check_times(times, self.interval)
+        return integrate(
+            checked(self.field, cancel),
+            tableau,
+            y0,
+            *self.interval,
+            rtol=settings.rtol,
+            atol=settings.atol,
+            step_size=settings.step_size,
+            max_steps=settings.max_steps,
+            times=times,
+        )
+
+
+class OnnxRuntimeBackend(Backend):
+    """One ORT session per native method, built on first use; other methods go to ``fallback``.
+
+    Batches above :data:`ORT_MAX_BATCH` samples go to ``fallback`` too (:class:`NumpyBackend`, or
+    torch): the graph's cost is per-kernel overhead, and every sample of the batch steps until the
+    slowest is done, which wins for small batches, while the solver loop drops finished samples and
+    evaluates the field at numpy's speed, which wins for large ones (the crossover measured on the
+    moons model is in benchmarks/README.md). All take the same steps.
     """
 
     name = "onnxruntime"
@@ -112,7 +170,7 @@ class OnnxRuntimeBackend(Backend):
         self,
         field_onnx: bytes,
         interval: tuple[float, float],
-        fallback: TorchBackend,
+        fallback: Backend,
         head: Head | None = None,
     ) -> None:
         self.field = onnx.load_from_string(field_onnx)
@@ -144,6 +202,9 @@ class OnnxRuntimeBackend(Backend):
 
     def runs_inline(self, method: str, samples: int) -> bool:
         return self._in_graph(method, samples)
+
+    def route(self, method: str, samples: int) -> str:
+        return self.name if self._in_graph(method, samples) else self.fallback.route(method, samples)
 
     def warm(self, method: str) -> None:
         """Every graph variant (budgets equal or mixed, predict or trajectory), built at load: a first
@@ -261,7 +322,8 @@ def select_backend(
     try:
         if field_onnx is None:
             raise BackendError("the version has no field.onnx")
-        candidate = OnnxRuntimeBackend(field_onnx, reference.interval, reference, head)
+        big = big_batches(reference, method, probe, settings)
+        candidate = OnnxRuntimeBackend(field_onnx, reference.interval, big, head)
         problem = parity(candidate, reference, method, probe, settings)
     except _BUILD_ERRORS as exc:
         problem = f"onnxruntime backend unavailable: {exc}"
@@ -270,3 +332,13 @@ def select_backend(
     if preference == "onnxruntime":
         raise BackendError(problem)
     return reference, problem
+
+
+def big_batches(reference: TorchBackend, method: str, probe: np.ndarray, settings: SampleSettings) -> Backend:
+    """What solves batches too big for the ONNX graph: numpy when the field is an MLP it can
+    evaluate and it reproduces torch on the probe, torch otherwise."""
+    field = mlp_field(reference.field)
+    if field is None:
+        return reference
+    candidate = NumpyBackend(field, reference.interval, reference)
+    return candidate if parity(candidate, reference, method, probe, settings) is None else reference

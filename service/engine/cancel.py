@@ -1,7 +1,7 @@
 """Stopping a solve that nobody waits for any more (deadline passed, client gone).
 
 A :class:`CancelToken` is handed down with the work; :meth:`CancelToken.cancel` may be called from
-any thread. The torch solvers check it at every field evaluation, ONNX Runtime through
+any thread. The solver loop checks it at every field evaluation, ONNX Runtime through
 ``RunOptions.terminate``; either way the solve ends with :class:`Cancelled`.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import torch
+from typing import Any, TypeVar, cast
 
 from .exceptions import EngineError
-from .rk import Field
+
+F = TypeVar("F", bound=Callable[[Any, Any], Any])
 
 
 class Cancelled(EngineError):
@@ -62,13 +62,14 @@ class CancelToken:
                 self._hooks.remove(on_cancel)
 
 
-def checked(field: Field, token: CancelToken | None) -> Field:
-    """``field`` that raises Cancelled once ``token`` is cancelled (any torch solver calls it per stage)."""
+def checked(field: F, token: CancelToken | None) -> F:
+    """``field`` that raises Cancelled once ``token`` is cancelled (the solver loop calls it per stage;
+    torch's field or numpy's alike)."""
     if token is None:
         return field
 
-    def field_or_stop(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def field_or_stop(t: Any, y: Any) -> Any:
         token.check()
         return field(t, y)
 
-    return field_or_stop
+    return cast(F, field_or_stop)

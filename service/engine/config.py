@@ -71,8 +71,7 @@ class SolverConfig:
 @dataclass(frozen=True)
 class SampleSettings:
     """Per-sample tolerances and budgets ([B] numpy arrays): requests with different settings share
-    one batch. numpy, not torch: ONNX Runtime takes them as they are, and the torch solver wraps
-    them without a copy (``torch.from_numpy``)."""
+    one batch. numpy, not torch: ONNX Runtime and the solver loop (numpy) take them as they are."""
 
     rtol: np.ndarray  # float64
     atol: np.ndarray  # float64

@@ -6,28 +6,28 @@ state at the end of the interval is bit-for-bit the one ``predict`` returns.
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from .rk import Step, weighted_sum
 from .tableaus import ButcherTableau
 
 
-def interpolate(
-    tab: ButcherTableau, y0: torch.Tensor, step: Step, h: torch.Tensor, x: torch.Tensor
-) -> torch.Tensor:
-    """State at fraction ``x`` in [0, 1] of each row's step ``h`` (all per row)."""
+def interpolate(tab: ButcherTableau, y0: np.ndarray, step: Step, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """State at fraction ``x`` in [0, 1] of each sample's step ``h`` (both [n]; states [D, n])."""
     y1 = step.y1
-    xx = x.unsqueeze(1)
+    value: np.ndarray
     if not tab.adaptive:  # fixed grids interpolate linearly, as torchdiffeq does
-        return y0 + xx * (y1 - y0)
-    hh = h.unsqueeze(1)
-    f0, f1 = step.stages[0] * hh, step.f_last * hh
+        value = y0 + x * (y1 - y0)
+        return value
+    f0, f1 = step.stages[0] * h, step.f_last * h
     if tab.b_mid is not None:  # quartic through y0, y(1/2), y1 with both end slopes
-        ym = weighted_sum(y0, hh, step.stages, tab.b_mid)
+        ym = weighted_sum(y0, h, step.stages, tab.b_mid)
         a = 2 * (f1 - f0) - 8 * (y1 + y0) + 16 * ym
         b = 5 * f0 - 3 * f1 + 18 * y0 + 14 * y1 - 32 * ym
         c = f1 - 4 * f0 - 11 * y0 - 5 * y1 + 16 * ym
-        return y0 + xx * (f0 + xx * (c + xx * (b + xx * a)))
+        value = y0 + x * (f0 + x * (c + x * (b + x * a)))
+        return value
     # cubic Hermite with both end slopes
-    x2, x3 = xx * xx, xx * xx * xx
-    return (2 * x3 - 3 * x2 + 1) * y0 + (x3 - 2 * x2 + xx) * f0 + (-2 * x3 + 3 * x2) * y1 + (x3 - x2) * f1
+    x2, x3 = x * x, x * x * x
+    value = (2 * x3 - 3 * x2 + 1) * y0 + (x3 - 2 * x2 + x) * f0 + (-2 * x3 + 3 * x2) * y1 + (x3 - x2) * f1
+    return value

@@ -1,7 +1,13 @@
 """The per-sample solver loop: each sample has its own time, step size, tolerances and step
 count; finished samples leave the working set, so a sample's answer and NFE never depend on
-its batchmates. One loop serves adaptive and fixed-step tableaus; they differ only in how
-the first stage is obtained and in how a step is judged.
+its batchmates, and a batch does the work of its samples' own steps (sum over samples), not of
+its slowest sample's steps times the batch. One loop serves adaptive and fixed-step tableaus;
+they differ only in how the first stage is obtained and in how a step is judged.
+
+The loop is numpy, float64, whatever evaluates the field (torch for the reference, numpy for big
+batches: ``backends.py``), with the working states feature-major ([D, n], see ``rk.py``);
+arithmetic follows IEEE without warnings, as torch's does (a diverging sample turns inf/NaN, is
+rejected, and runs out of steps).
 """
 
 from __future__ import annotations
@@ -9,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .dense import interpolate
-from .rk import Field, Step, error_ratio, rk_step
+from .rk import Field, Step, error_ratio, rk_step, rms
 from .tableaus import ButcherTableau
 
 SAFETY, IFACTOR, DFACTOR = 0.9, 10.0, 0.2
@@ -36,155 +41,149 @@ class Solution:
 
 @dataclass
 class _Out:
-    """The torch solver's results as they are filled in (rows leave the working set in any order)."""
+    """The solver's results as they are filled in (rows leave the working set in any order)."""
 
-    final: torch.Tensor
-    outputs: torch.Tensor | None
-    nfe: torch.Tensor
-    accepted: torch.Tensor
-    rejected: torch.Tensor
-    failed: torch.Tensor
+    final: np.ndarray
+    outputs: np.ndarray | None
+    nfe: np.ndarray
+    accepted: np.ndarray
+    rejected: np.ndarray
+    failed: np.ndarray
 
     def solution(self) -> Solution:
-        """The finished results as numpy (CPU tensors: no copy)."""
-        return Solution(
-            final=self.final.detach().numpy(),
-            outputs=None if self.outputs is None else self.outputs.detach().numpy(),
-            nfe=self.nfe.detach().numpy(),
-            accepted=self.accepted.detach().numpy(),
-            rejected=self.rejected.detach().numpy(),
-            failed=self.failed.detach().numpy(),
-        )
+        return Solution(self.final, self.outputs, self.nfe, self.accepted, self.rejected, self.failed)
 
 
 @dataclass
 class _Work:
-    """The still-running samples (compacted); ``rows`` maps them back to input positions."""
+    """The still-running samples (compacted); ``rows`` maps them back to input positions. States
+    ``y`` and ``f0`` are [D, n], everything else [n]."""
 
-    rows: torch.Tensor
-    t: torch.Tensor
-    h: torch.Tensor
-    y: torch.Tensor
-    f0: torch.Tensor | None
-    rtol: torch.Tensor
-    atol: torch.Tensor
-    max_steps: torch.Tensor
-    nfe: torch.Tensor
-    accepted: torch.Tensor
-    rejected: torch.Tensor
-    next_out: torch.Tensor
+    rows: np.ndarray
+    t: np.ndarray
+    h: np.ndarray
+    y: np.ndarray
+    f0: np.ndarray | None
+    rtol: np.ndarray
+    atol: np.ndarray
+    max_steps: np.ndarray
+    nfe: np.ndarray
+    accepted: np.ndarray
+    rejected: np.ndarray
+    next_out: np.ndarray
 
-    def keep(self, mask: torch.Tensor) -> _Work:
+    def keep(self, mask: np.ndarray) -> _Work:
+        i = np.flatnonzero(mask)  # one index for the twelve arrays: cheaper than twelve mask scans
         return _Work(
-            rows=self.rows[mask],
-            t=self.t[mask],
-            h=self.h[mask],
-            y=self.y[mask],
-            f0=None if self.f0 is None else self.f0[mask],
-            rtol=self.rtol[mask],
-            atol=self.atol[mask],
-            max_steps=self.max_steps[mask],
-            nfe=self.nfe[mask],
-            accepted=self.accepted[mask],
-            rejected=self.rejected[mask],
-            next_out=self.next_out[mask],
+            rows=self.rows[i],
+            t=self.t[i],
+            h=self.h[i],
+            y=self.y[:, i],
+            f0=None if self.f0 is None else self.f0[:, i],
+            rtol=self.rtol[i],
+            atol=self.atol[i],
+            max_steps=self.max_steps[i],
+            nfe=self.nfe[i],
+            accepted=self.accepted[i],
+            rejected=self.rejected[i],
+            next_out=self.next_out[i],
         )
-
-
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    return x.square().mean(dim=1).sqrt()
 
 
 def initial_step(
     field: Field,
     tab: ButcherTableau,
-    t0: torch.Tensor,
-    y0: torch.Tensor,
-    f0: torch.Tensor,
-    rtol: torch.Tensor,
-    atol: torch.Tensor,
-) -> torch.Tensor:
+    t0: np.ndarray,
+    y0: np.ndarray,
+    f0: np.ndarray,
+    rtol: np.ndarray,
+    atol: np.ndarray,
+) -> np.ndarray:
     """Hairer, Norsett & Wanner's starting step, per sample (costs one evaluation)."""
-    scale = atol.unsqueeze(1) + y0.abs() * rtol.unsqueeze(1)
-    d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
-    h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-    f1 = field(t0 + h0, y0 + h0.unsqueeze(1) * f0)
-    d2 = _rms((f1 - f0) / scale) / h0
-    dmax = torch.maximum(d1, d2)
-    h1 = torch.where(
-        dmax <= 1e-15, torch.clamp(h0 * 1e-3, min=1e-6), (0.01 / dmax) ** (1.0 / (tab.order + 1))
-    )
-    return torch.minimum(100 * h0, h1)
+    scale = atol + np.abs(y0) * rtol
+    d0, d1 = rms(y0 / scale), rms(f0 / scale)
+    h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    f1 = field(t0 + h0, y0 + h0 * f0)
+    d2 = rms((f1 - f0) / scale) / h0
+    dmax = np.maximum(d1, d2)
+    h1 = np.where(dmax <= 1e-15, np.maximum(h0 * 1e-3, 1e-6), (0.01 / dmax) ** (1.0 / (tab.order + 1)))
+    h: np.ndarray = np.minimum(100 * h0, h1)
+    return h
 
 
-def next_step_size(h: torch.Tensor, ratio: torch.Tensor, order: int) -> torch.Tensor:
+def next_step_size(h: np.ndarray, ratio: np.ndarray, order: int) -> np.ndarray:
     """Standard controller: shrink at most 5x after a rejection, grow at most 10x."""
-    safe = torch.nan_to_num(ratio, nan=float("inf"))
-    factor = safe.clamp(min=1e-300) ** (-1.0 / order) * SAFETY  # a zero error grows by IFACTOR
-    dfactor = torch.where(safe < 1, torch.ones_like(h), torch.full_like(h, DFACTOR))
-    return h * torch.minimum(torch.full_like(h, IFACTOR), torch.maximum(factor, dfactor))
+    safe = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN error shrinks the step as an infinite one
+    factor = np.maximum(safe, 1e-300) ** (-1.0 / order) * SAFETY  # a zero error grows by IFACTOR
+    dfactor = np.where(safe < 1, 1.0, DFACTOR)
+    grown: np.ndarray = h * np.minimum(IFACTOR, np.maximum(factor, dfactor))
+    return grown
 
 
 def integrate(
     field: Field,
     tab: ButcherTableau,
-    y0: torch.Tensor,
+    y0: np.ndarray,
     t0: float,
     t1: float,
     *,
-    rtol: torch.Tensor,
-    atol: torch.Tensor,
-    step_size: torch.Tensor,
-    max_steps: torch.Tensor,
-    times: torch.Tensor | None = None,
+    rtol: np.ndarray,
+    atol: np.ndarray,
+    step_size: np.ndarray,
+    max_steps: np.ndarray,
+    times: np.ndarray | None = None,
 ) -> Solution:
-    """Solve dz/dt = f(t, z) from t0 to t1 for every row of ``y0`` independently."""
+    """Solve dz/dt = f(t, z) from t0 to t1 for every row of ``y0`` [B, D] independently; the
+    settings are [B] arrays, ``times`` [T] (sorted, inside the interval) asks for dense output.
+    The field is called feature-major (``rk.Field``); the solution is row-major, as ``y0``."""
+    y0 = np.asarray(y0, dtype=np.float64)
     batch = y0.shape[0]
-    zeros = torch.zeros(batch, dtype=torch.long)
+    zeros = np.zeros(batch, dtype=np.int64)
     sol = _Out(
-        final=torch.empty_like(y0),
-        nfe=zeros.clone(),
-        accepted=zeros.clone(),
-        rejected=zeros.clone(),
-        failed=torch.zeros(batch, dtype=torch.bool),
-        outputs=None if times is None else torch.empty(len(times), *y0.shape, dtype=y0.dtype),
+        final=np.empty_like(y0),
+        nfe=zeros.copy(),
+        accepted=zeros.copy(),
+        rejected=zeros.copy(),
+        failed=np.zeros(batch, dtype=bool),
+        outputs=None if times is None else np.empty((len(times), *y0.shape)),
     )
-    t = torch.full((batch,), float(t0), dtype=y0.dtype)
+    t = np.full(batch, float(t0))
     w = _Work(
-        rows=torch.arange(batch),
+        rows=np.arange(batch),
         t=t,
-        h=step_size.to(y0.dtype).clone(),
-        y=y0,
+        h=np.array(step_size, dtype=np.float64),
+        y=np.ascontiguousarray(y0.T),
         f0=None,
-        rtol=rtol,
-        atol=atol,
-        max_steps=max_steps,
-        nfe=zeros.clone(),
-        accepted=zeros.clone(),
-        rejected=zeros.clone(),
-        next_out=zeros.clone(),
+        rtol=np.asarray(rtol, dtype=np.float64),
+        atol=np.asarray(atol, dtype=np.float64),
+        max_steps=np.asarray(max_steps, dtype=np.int64),
+        nfe=zeros.copy(),
+        accepted=zeros.copy(),
+        rejected=zeros.copy(),
+        next_out=zeros.copy(),
     )
     if times is not None:
         assert sol.outputs is not None  # allocated above whenever times are asked for
         at_start = int((times <= t0).sum())
         sol.outputs[:at_start] = y0
-        w.next_out.fill_(at_start)
-    if tab.adaptive:
-        w.f0 = field(t, y0)
-        w.h = initial_step(field, tab, t, y0, w.f0, rtol, atol)
-        w.nfe += 2
-    while w.rows.numel():
-        w = _advance(field, tab, w, t1, times, sol)
+        w.next_out.fill(at_start)
+    with np.errstate(all="ignore"):
+        if tab.adaptive:
+            w.f0 = field(t, w.y)
+            w.h = initial_step(field, tab, t, w.y, w.f0, w.rtol, w.atol)
+            w.nfe += 2
+        while len(w.rows):
+            w = _advance(field, tab, w, t1, times, sol)
     return sol.solution()
 
 
 def _advance(
-    field: Field, tab: ButcherTableau, w: _Work, t1: float, times: torch.Tensor | None, sol: _Out
+    field: Field, tab: ButcherTableau, w: _Work, t1: float, times: np.ndarray | None, sol: _Out
 ) -> _Work:
     """One step for every running sample; returns the samples still running."""
     remaining = t1 - w.t
     last = w.h >= remaining * (1 - LAST_STEP_SLACK)
-    h = torch.where(last, remaining, w.h)
+    h = np.where(last, remaining, w.h)
     if w.f0 is None:
         k1 = field(w.t, w.y)
         w.nfe += 1
@@ -197,15 +196,15 @@ def _advance(
         accept = ratio <= 1
         w.h = next_step_size(h, ratio, tab.order)
     else:
-        accept = torch.ones_like(last)
-    t_new = torch.where(accept, torch.where(last, torch.full_like(h, t1), w.t + h), w.t)
+        accept = np.ones_like(last)
+    t_new = np.where(accept, np.where(last, t1, w.t + h), w.t)
     if times is not None:
         _emit(tab, w, step, h, t_new, accept, times, sol)
     w.accepted += accept
     w.rejected += ~accept
-    w.y = torch.where(accept.unsqueeze(1), step.y1, w.y)
+    w.y = np.where(accept, step.y1, w.y)
     if w.f0 is not None:
-        w.f0 = torch.where(accept.unsqueeze(1), step.f_last, w.f0)
+        w.f0 = np.where(accept, step.f_last, w.f0)
     w.t = t_new
     done = accept & last
     failed = ~done & (w.accepted + w.rejected >= w.max_steps)
@@ -216,36 +215,35 @@ def _emit(
     tab: ButcherTableau,
     w: _Work,
     step: Step,
-    h: torch.Tensor,
-    t_new: torch.Tensor,
-    accept: torch.Tensor,
-    times: torch.Tensor,
+    h: np.ndarray,
+    t_new: np.ndarray,
+    accept: np.ndarray,
+    times: np.ndarray,
     sol: _Out,
 ) -> None:
     """Record the states at requested times that fall inside each accepted step."""
     assert sol.outputs is not None
     n_times = len(times)
     while True:
-        idx = w.next_out.clamp(max=n_times - 1)
+        idx = np.minimum(w.next_out, n_times - 1)
         due = accept & (w.next_out < n_times) & (times[idx] <= t_new)
-        if not bool(due.any()):
+        if not due.any():
             return
-        rows = due.nonzero().squeeze(1)
-        tau = times[idx[rows]]
-        x = ((tau - w.t[rows]) / h[rows]).clamp(0.0, 1.0)
-        picked = Step(step.y1[rows], [k[rows] for k in step.stages])
-        value = interpolate(tab, w.y[rows], picked, h[rows], x)
-        exact = (tau == t_new[rows]).unsqueeze(1)
-        sol.outputs[idx[rows], w.rows[rows]] = torch.where(exact, step.y1[rows], value)
-        w.next_out[rows] += 1
+        cols = np.flatnonzero(due)
+        tau = times[idx[cols]]
+        x = np.clip((tau - w.t[cols]) / h[cols], 0.0, 1.0)
+        value = interpolate(tab, w.y[:, cols], step.samples(cols), h[cols], x)
+        exact = tau == t_new[cols]
+        sol.outputs[idx[cols], w.rows[cols]] = np.where(exact, step.y1[:, cols], value).T
+        w.next_out[cols] += 1
 
 
-def _finish(w: _Work, leaving: torch.Tensor, failed: torch.Tensor, sol: _Out) -> _Work:
+def _finish(w: _Work, leaving: np.ndarray, failed: np.ndarray, sol: _Out) -> _Work:
     """Copy finished samples into the solution and drop them from the working set."""
-    if not bool(leaving.any()):
+    if not leaving.any():
         return w
     rows = w.rows[leaving]
-    sol.final[rows] = w.y[leaving]
+    sol.final[rows] = w.y[:, leaving].T
     sol.nfe[rows] = w.nfe[leaving]
     sol.accepted[rows] = w.accepted[leaving]
     sol.rejected[rows] = w.rejected[leaving]

@@ -8,6 +8,8 @@ would read as "no steps".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torchdiffeq
@@ -16,13 +18,15 @@ from models_store import METHODS
 
 from .exceptions import StepLimitExceeded
 from .integrate import Solution
-from .rk import Field
+
+TorchField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""f(t, z) as torch computes it: t [n], z [n, D]; returns dz/dt [n, D] (the network's own field)."""
 
 
 class _Counted(torch.nn.Module):
     """Adapts a per-sample field to torchdiffeq's scalar time and counts evaluations."""
 
-    def __init__(self, field: Field) -> None:
+    def __init__(self, field: TorchField) -> None:
         super().__init__()
         self.field = field
         self.nfe = 0
@@ -33,7 +37,7 @@ class _Counted(torch.nn.Module):
 
 
 def solve_reference(
-    field: Field,
+    field: TorchField,
     method: str,
     y0: torch.Tensor,
     t0: float,

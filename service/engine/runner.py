@@ -112,8 +112,9 @@ class Trajectory:
 class ModelRunner:
     """Runs one model version in float64 (tight tolerances stay meaningful; rows stay independent).
 
-    Predictions go through the selected backend; so do trajectories (dense output) when it is ONNX
-    Runtime and the solve runs in its graph, and torch otherwise.
+    Predictions and trajectories (dense output) go through the selected backend, which routes a
+    solve by its size and method: the ONNX Runtime graph for small batches, the numpy loop for big
+    ones, torch (torchdiffeq) for methods without a tableau.
     The encoder (when it only flattens and zero-pads) and the head (a linear map and a softmax)
     run in numpy, or the head inside the ONNX Runtime graph: for a one-point predict, torch's
     per-call dispatch costs a fifth of the request in the server, for a few dozen multiply-adds

@@ -12,7 +12,7 @@ from .cancel import CancelToken, checked
 from .config import SampleSettings, SolverConfig
 from .exceptions import StepLimitExceeded
 from .integrate import Solution, integrate
-from .reference import solve_reference
+from .reference import TorchField, solve_reference
 from .rk import Field
 from .tableaus import TABLEAUS
 
@@ -39,7 +39,7 @@ def check_times(times: np.ndarray, interval: tuple[float, float]) -> None:
 
 
 def solve_samples(
-    field: Field,
+    field: TorchField,
     y0: torch.Tensor,
     interval: tuple[float, float],
     method: str,
@@ -72,19 +72,30 @@ def solve_samples(
             max_steps=int(first(settings.max_steps)),
             times=times,
         )
-    tensor = torch.from_numpy
-    return integrate(
-        field,
-        tableau,
-        y0,
-        t0,
-        t1,
-        rtol=tensor(settings.rtol).to(y0.dtype),
-        atol=tensor(settings.atol).to(y0.dtype),
-        step_size=tensor(settings.step_size),
-        max_steps=tensor(settings.max_steps),
-        times=times,
-    )
+    with torch.inference_mode():
+        return integrate(
+            numpy_field(field),
+            tableau,
+            y0.detach().numpy(),
+            t0,
+            t1,
+            rtol=settings.rtol,
+            atol=settings.atol,
+            step_size=settings.step_size,
+            max_steps=settings.max_steps,
+            times=None if times is None else times.detach().numpy(),
+        )
+
+
+def numpy_field(field: TorchField) -> Field:
+    """A torch field (rows are samples) as the solver loop calls it (columns are samples); the
+    tensors share the arrays, transposed views, no copies."""
+
+    def evaluate(t: np.ndarray, z: np.ndarray) -> np.ndarray:
+        dz: np.ndarray = field(torch.from_numpy(t), torch.from_numpy(z.T)).detach().numpy()
+        return dz.T
+
+    return evaluate
 
 
 def raise_failures(sol: Solution, max_steps: int) -> Solution:
@@ -95,7 +106,7 @@ def raise_failures(sol: Solution, max_steps: int) -> Solution:
 
 
 def solve(
-    field: Field,
+    field: TorchField,
     y0: torch.Tensor,
     interval: tuple[float, float],
     config: SolverConfig,

@@ -66,6 +66,12 @@ class ButcherTableau:
     def adaptive(self) -> bool:
         return self.b_error is not None
 
+    @property
+    def fsal(self) -> bool:
+        """First same as last: the last stage is evaluated at the step's solution (its input row of
+        ``a`` is ``b``), so the solution needs no sum of its own and the next step starts from it."""
+        return bool(self.a) and self.a[-1] == self.b[:-1] and self.b[-1] == 0.0
+
 
 def _f(*values: F | int) -> tuple[float, ...]:
     return tuple(float(v) for v in values)

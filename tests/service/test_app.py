@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 from live_server import ADMIN_KEY, threaded_server
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from service import Settings, create_app
 
@@ -177,3 +179,16 @@ def test_nothing_is_built_at_import_time() -> None:
         name for name, value in vars(service.app).items() if type(value).__name__ in {"FastAPI", "Settings"}
     ]
     assert built == []
+
+
+def test_the_lifespan_gives_numpy_blas_the_workers_thread_count(store_template: Path) -> None:
+    """The big-batch solver's matmuls run on numpy's BLAS, whose default is a thread per core:
+    the lifespan holds it to ``torch_threads``, like torch's own pool."""
+    threadpool_limits(2, user_api="blas")  # as a fresh process on two cores starts
+    app = create_app(Settings(store=store_template, poll_interval_s=0, torch_threads=1))
+
+    async def blas_threads_while_serving() -> set[int]:
+        async with app.router.lifespan_context(app):
+            return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    assert asyncio.run(blas_threads_while_serving()) == {1}

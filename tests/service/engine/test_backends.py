@@ -1,8 +1,10 @@
-"""The ONNX Runtime backend reproduces the torch solver step for step."""
+"""The ONNX Runtime backend, and the numpy loop it hands big batches to, reproduce the torch solver
+step for step; a sample's label and NFE in a big batch are those it gets alone."""
 
 import numpy as np
 import pytest
 import torch
+from tiny_version import export_field, make_version
 
 from service.engine import NATIVE_ADAPTIVE, NATIVE_FIXED, ModelRunner, SolverConfig, StepLimitExceeded
 from service.engine.backends import (
@@ -10,6 +12,8 @@ from service.engine.backends import (
     BackendError,
     NumpyBackend,
     OnnxRuntimeBackend,
+    TorchBackend,
+    big_batches,
     select_backend,
 )
 from service.engine.config import SampleSettings
@@ -104,3 +108,55 @@ def test_both_graph_variants_are_built_at_load(runners) -> None:
     backend = runners["onnxruntime"].backend
     method = runners["onnxruntime"].manifest.default_solver.method
     assert {(method, False, False), (method, True, False)} <= set(backend._sessions)
+
+
+@pytest.fixture(scope="module", params=["timed", "autonomous"])
+def served(request: pytest.FixtureRequest, tiny, tiny_onnx) -> ModelRunner:
+    """What ``auto`` serves: a timed, augmented field, and an autonomous one (the moons kind)."""
+    if request.param == "timed":
+        return ModelRunner(*tiny, tiny_onnx, backend="auto")
+    network, manifest = make_version(augment_dim=0, time_input=False, seed=3)
+    return ModelRunner(network, manifest, export_field(network), backend="auto")
+
+
+@pytest.mark.parametrize("batch", [256, 1024, 4096])
+def test_big_batches_are_batch_invariant(served: ModelRunner, batch: int) -> None:
+    """64 samples of the batch, each solved alone (in the ONNX graph): the same label and NFE, and
+    probabilities within 1e-6 (float64 round-off, in fact)."""
+    route = served.backend.route
+    assert route("dopri5", batch) == "numpy" and route("dopri5", 1) == "onnxruntime"
+    rng = np.random.default_rng(batch)
+    x = rng.normal(size=(batch, 2)) * 2
+    cfg = SolverConfig("dopri5", 1e-4, 1e-4, 0.05, 1000)
+    crowd = served.predict(x, cfg)
+    for i in rng.choice(batch, size=64, replace=False).tolist():
+        alone = served.predict(x[i : i + 1], cfg)
+        assert alone.nfe == crowd.nfe[i : i + 1] and alone.labels == crowd.labels[i : i + 1]
+        assert alone.accepted == crowd.accepted[i : i + 1]
+        np.testing.assert_allclose(alone.probabilities, crowd.probabilities[i : i + 1], rtol=0, atol=1e-6)
+
+
+def test_numpy_per_sample_settings_failures_and_trajectories(runners) -> None:
+    """The numpy loop takes each sample's own settings, flags its failures and gives torch's dense output."""
+    batch = ORT_MAX_BATCH + 3
+    x = np.random.default_rng(7).normal(size=(batch, 2))
+    tol = np.resize([1e-3, 1e-9, 1e-5], batch)
+    settings = SampleSettings(tol, tol, np.full(batch, 0.05), np.resize([1000, 3, 1000], batch))
+    times = np.linspace(0.0, 1.0, 5)
+    got, _ = runners["onnxruntime"].solve_batch(x, "dopri5", settings, times=times)
+    want, _ = runners["torch"].solve_batch(x, "dopri5", settings, times=times)
+    assert got.failed.tolist() == np.resize([False, True, False], batch).tolist()
+    ok = ~got.failed
+    np.testing.assert_array_equal(got.nfe[ok], want.nfe[ok])
+    assert got.outputs is not None and want.outputs is not None
+    np.testing.assert_allclose(got.outputs[:, ok], want.outputs[:, ok], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got.outputs[-1, ok], got.final[ok])
+
+
+def test_fields_numpy_cannot_evaluate_stay_with_torch(tiny) -> None:
+    runner = ModelRunner(*tiny, None, backend="torch")
+    cfg = SolverConfig.resolve(runner.manifest.default_solver)
+    probe, settings = runner.encode(np.zeros((4, 2))), SampleSettings.uniform(cfg, 4)
+    assert isinstance(big_batches(runner.reference, cfg.method, probe, settings), NumpyBackend)
+    other = TorchBackend(lambda t, z: runner.network.field(t, z), runner.interval)
+    assert big_batches(other, cfg.method, probe, settings) is other

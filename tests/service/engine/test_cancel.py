@@ -108,7 +108,7 @@ def test_a_shared_batch_keeps_solving_while_one_caller_waits(runner: ModelRunner
         return answer
 
     answer = asyncio.run(scenario())
-    assert answer.prediction.nfe == [1000]
+    assert answer.answer.nfe == [1000]
 
 
 def test_trajectories_count_against_the_queue(runner: ModelRunner) -> None:

@@ -160,7 +160,14 @@ def _check_answers(
         ("onnxruntime", 1000, "rk4", 20, ORT_MAX_BATCH, True),  # fixed steps, the largest graph batch
         ("onnxruntime", 1000, "dopri5", 1001, 1, False),  # a budget over the limit: a stall could be long
         ("onnxruntime", 0, "dopri5", 20, 1, False),  # 0 turns inline solves off
-        ("onnxruntime", 1000, "dopri5", 1000, ORT_MAX_BATCH + 1, False),  # torch solves large batches
+        (
+            "onnxruntime",
+            1000,
+            "dopri5",
+            1000,
+            ORT_MAX_BATCH + 1,
+            False,
+        ),  # numpy solves large batches (service.engine.backends.NumpyBackend)
         ("onnxruntime", 1000, "dopri8", 1000, 1, False),  # torchdiffeq's methods are Python loops
         ("torch", 1000, "dopri5", 20, 1, False),  # so are the torch backend's
     ],
