@@ -238,12 +238,15 @@ def test_a_dead_worker_does_not_hold_an_admin_reload(store_template: Path, tmp_p
         victim, survivor = sorted(_both_workers_serving(replica, metrics, "moons-node"))
         os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts another in its place
         version = publish(ModelStore(tmp_path / "store"), "moons-node", seed=41).version
-        started = time.monotonic()
-        report = replica.client.post("/v1/admin/reload", headers=ADMIN)
-        assert report.status_code == 200, report.text
-        assert time.monotonic() - started < ACK_TIMEOUT_S  # the dead one was not waited for
-        assert report.json()["workers_applied"] == report.json()["workers"] >= 1
-        assert _predict(replica.client, "moons-node").json()["version"] == version
+        # a fresh connection: a kept-alive one may have been the victim's, and died with it
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=replica.client.base_url, limits=fresh, timeout=60) as client:
+            started = time.monotonic()
+            report = client.post("/v1/admin/reload", headers=ADMIN)
+            assert report.status_code == 200, report.text
+            assert time.monotonic() - started < ACK_TIMEOUT_S  # the dead one was not waited for
+            assert report.json()["workers_applied"] == report.json()["workers"] >= 1
+            assert _predict(client, "moons-node").json()["version"] == version
 
 
 def test_a_poll_reaches_every_worker_within_two_intervals(store_template: Path, tmp_path: Path) -> None:

@@ -177,21 +177,26 @@ def test_with_the_ui_off_reports_are_404_and_unlinked(moons_only):
         assert [v["report"] for v in client.get("/v1/models/moons-node").json()["versions"]] == [None]
 
 
-def test_with_api_keys_on_a_report_needs_the_key(moons_only):
+@pytest.fixture(scope="module")
+def keyed(moons_only) -> Iterator[httpx.Client]:
     with live_server(moons_only, env={"ODESERVE_API_KEY": API_KEY}) as client:
-        assert client.get(MOONS).status_code == 401
-        assert client.get(MOONS + "vector_field.png", headers={"X-API-Key": "wrong"}).status_code == 403
-        assert client.get(MOONS, headers={"X-API-Key": API_KEY}).status_code == 200
+        yield client
+
+
+def test_with_api_keys_on_a_report_needs_the_key(keyed):
+    assert keyed.get(MOONS).status_code == 401
+    assert keyed.get(MOONS + "vector_field.png", headers={"X-API-Key": "wrong"}).status_code == 403
+    assert keyed.get(MOONS, headers={"X-API-Key": API_KEY}).status_code == 200
 
 
 @pytest.mark.parametrize("cookie, status", [(API_KEY, 200), ("wrong", 403), ("", 401), ("report%2Dkey", 200)])
-def test_a_report_takes_the_key_from_the_explorers_cookie(moons_only, cookie: str, status: int):
+def test_a_report_takes_the_key_from_the_explorers_cookie(keyed, cookie: str, status: int):
     """A plain link sends no header: the explorer keeps the key in a cookie the reports (and only
     they) read; percent-encoded as the page's script writes it."""
-    with live_server(moons_only, env={"ODESERVE_API_KEY": API_KEY}) as client:
-        client.cookies.set(REPORT_KEY_COOKIE, cookie)
-        assert client.get(MOONS).status_code == status
-        assert client.get(MOONS + "learning_curves.png").status_code == status
-        # the cookie opens nothing else: no solve, no listing
-        assert client.get("/v1/models").status_code == 401
-        assert client.post("/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.2]]}).status_code == 401
+    sent = {"Cookie": f"{REPORT_KEY_COOKIE}={cookie}"}  # as the browser sends the page's cookie
+    assert keyed.get(MOONS, headers=sent).status_code == status
+    assert keyed.get(MOONS + "learning_curves.png", headers=sent).status_code == status
+    # the cookie opens nothing else: no solve, no listing
+    assert keyed.get("/v1/models", headers=sent).status_code == 401
+    predict = keyed.post("/v1/models/moons-node/predict", json={"inputs": [[0.5, -0.2]]}, headers=sent)
+    assert predict.status_code == 401
