@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from models_store import DEFAULT_STORE_ROOT
 from service.engine import SolverConfig
@@ -72,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="moons-node")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
+    torch.set_num_threads(1)  # one thread each: torch's pool, and numpy's BLAS below
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1, user_api="blas"):
         folder = Path(tmp)
         source, scored, baseline = folder / "points.csv", folder / "scored.csv", folder / "baseline.csv"
         write_points(source, args.rows, args.seed)

@@ -40,7 +40,9 @@ from .readers import Chunk, Columns, Reader, UsageError, open_reader
 from .writer import CsvWriter
 
 PROG = "python -m service score"
-DEFAULT_CHUNK = 4096
+DEFAULT_CHUNK = 1024
+"""Rows read and solved at a time: the per-sample solver drops finished rows, but a chunk still
+steps until its slowest row ends; 512-2048 scored fastest here (benchmarks/README.md)."""
 
 _EPILOG = """\
 Output (CSV, to --output or stdout): the id (default: the CSV line number, the header being line 1;
