@@ -238,54 +238,39 @@ def compare(rows: list[Row]) -> list[dict[str, Any]]:
 def targets(rows: list[Row]) -> list[Target]:
     """The issue's HTTP targets that this run's connection counts let us check."""
     get = {(row.server, row.connections): row.result for row in rows}.get
-    found = []
     o1, o16, o64 = get((ODESERVE, 1)), get((ODESERVE, 16)), get((ODESERVE, 64))
-    f1, f16 = get((FLOOR, 1)), get((FLOOR, 16))
+    f1, f16, b1 = get((FLOOR, 1)), get((FLOOR, 16)), get((BARE, 1))
+    t1, t16 = get((TRAJECTORY, 1)), get((TRAJECTORY, 16))
+    found = []
     if o16 and f16:
-        found.append(
-            Target(
-                "16 connections: odeserve req/s >= 50% of the floor's",
-                f"{o16.rps / f16.rps:.0%}",
-                o16.rps >= 0.5 * f16.rps,
-            )
-        )
+        found.append(_share("16 connections: odeserve req/s >= 50% of the floor's", o16.rps, f16.rps, 0.5))
     if o1 and f1:
-        b1 = get((BARE, 1))
         bare = f" (bare solve: {b1.p50_ms / f1.p50_ms:.2f}x)" if b1 else ""
-        found.append(
-            Target(
-                "1 connection: odeserve p50 <= 2x the floor's",
-                f"{o1.p50_ms / f1.p50_ms:.2f}x{bare}",
-                o1.p50_ms <= 2 * f1.p50_ms,
-            )
-        )
+        found.append(_times("1 connection: odeserve p50 <= 2x the floor's", o1.p50_ms, f1.p50_ms, 2.0, bare))
     if o16 and o64:
         found.append(
             Target(
                 "64 connections: odeserve req/s >= its req/s at 16",
                 f"{o64.rps:.0f} vs {o16.rps:.0f}",
                 o64.rps >= o16.rps,
-            )
+            )  # fmt: skip
         )
         found.append(Target("64 connections: odeserve has zero errors", str(o64.errors), o64.errors == 0))
-    t1, t16 = get((TRAJECTORY, 1)), get((TRAJECTORY, 16))
     if t16 and o16:
-        found.append(
-            Target(
-                "16 connections: trajectory req/s >= 50% of predict's",
-                f"{t16.rps / o16.rps:.0%}",
-                t16.rps >= 0.5 * o16.rps,
-            )
-        )
+        found.append(_share("16 connections: trajectory req/s >= 50% of predict's", t16.rps, o16.rps, 0.5))
     if t1 and o1:
-        found.append(
-            Target(
-                "1 connection: trajectory p50 <= 1.5x predict's",
-                f"{t1.p50_ms / o1.p50_ms:.2f}x",
-                t1.p50_ms <= 1.5 * o1.p50_ms,
-            )
-        )
+        found.append(_times("1 connection: trajectory p50 <= 1.5x predict's", t1.p50_ms, o1.p50_ms, 1.5))
     return found
+
+
+def _share(claim: str, value: float, base: float, at_least: float) -> Target:
+    """``value`` is at least ``at_least`` of ``base`` (shown as a percentage)."""
+    return Target(claim, f"{value / base:.0%}", value >= at_least * base)
+
+
+def _times(claim: str, value: float, base: float, at_most: float, note: str = "") -> Target:
+    """``value`` is at most ``at_most`` times ``base`` (shown as a ratio)."""
+    return Target(claim, f"{value / base:.2f}x{note}", value <= at_most * base)
 
 
 def render(console: Console, compared: list[dict[str, Any]], found: list[Target]) -> None:

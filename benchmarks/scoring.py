@@ -29,7 +29,7 @@ from models_store import DEFAULT_STORE_ROOT
 from service.engine import SolverConfig
 from service.scoring import main as score_main
 
-from .solver_core import TorchdiffeqCore, load_version
+from .cores import TorchdiffeqCore, load_version
 
 
 def write_points(path: Path, rows: int, seed: int) -> np.ndarray:

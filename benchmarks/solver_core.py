@@ -22,11 +22,9 @@ get a different label or NFE (or probabilities more than 1e-6 apart) solved alon
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,16 +32,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchdiffeq
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from models_store import DEFAULT_STORE_ROOT, Manifest, ModelStore, OdeClassifier, load_network
-from service.engine import BackendError, ModelRunner, SampleSettings, SolverConfig
+from models_store import DEFAULT_STORE_ROOT
+from service.engine import BackendError, ModelRunner, SolverConfig
 
 from . import report
+from .cores import Core, OdeserveCore, Outcome, TorchdiffeqCore, Version, load_version
 
 INPUT_BOX = ((-1.5, 2.5), (-1.0, 1.5))
 REFERENCE_TOL = 1e-7
@@ -52,21 +50,6 @@ BACKENDS = ("torch", "onnxruntime")
 SPEEDUP_TARGET, DEVIATION_TARGET = 30.0, 1e-3
 BIG_BATCH, BIG_SPEEDUP_TARGET = 256, 2.0  # the issue's target for batches of 256 and more
 ALONE_SAMPLES, ALONE_TOL = 16, 1e-6
-
-
-@dataclass(frozen=True)
-class Version:
-    """What the benchmark needs of a stored version."""
-
-    network: OdeClassifier
-    manifest: Manifest
-    field_onnx: bytes | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    probabilities: np.ndarray
-    nfe: np.ndarray  # per sample (odeserve) or the batch's, once (torchdiffeq)
 
 
 @dataclass(frozen=True)
@@ -89,92 +72,6 @@ class Row:
     label_mismatches: int  # samples whose label differs from the reference's
     path: str  # which solver ran: torchdiffeq, or odeserve's onnxruntime (graph), numpy or torch loop
     alone_mismatches: int | None  # of ALONE_SAMPLES solved alone, how many differ; None: not checked
-
-
-class Core(ABC):
-    """One way of solving the model's ODE for a batch."""
-
-    name: str
-    nfe_per: str
-
-    @abstractmethod
-    def timed(self, x: np.ndarray) -> Callable[[], object]:
-        """A call that does only the solve, everything else prepared beforehand."""
-
-    @abstractmethod
-    def outcome(self, x: np.ndarray) -> Outcome:
-        """Probabilities and NFE (untimed)."""
-
-    @abstractmethod
-    def path(self, batch: int) -> str:
-        """Which solver runs a batch of this size."""
-
-
-class _CountingField(torch.nn.Module):
-    def __init__(self, field: torch.nn.Module) -> None:
-        super().__init__()
-        self.field, self.calls = field, 0
-
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.field(t, z)
-
-
-class TorchdiffeqCore(Core):
-    """``torchdiffeq.odeint`` over the whole batch, as a hand-written server calls it."""
-
-    nfe_per = "batch"
-
-    def __init__(self, version: Version, cfg: SolverConfig, dtype: torch.dtype) -> None:
-        self.network = copy.deepcopy(version.network).to(dtype).eval().requires_grad_(False)
-        self.cfg, self.dtype = cfg, dtype
-        self.t = torch.tensor(version.manifest.interval, dtype=dtype)
-        self.name = f"torchdiffeq {str(dtype).removeprefix('torch.')}"
-
-    def _solve(self, field: torch.nn.Module, z0: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torchdiffeq.odeint(
-                field, z0, self.t, method=self.cfg.method, rtol=self.cfg.rtol, atol=self.cfg.atol
-            )[-1]
-
-    def _z0(self, x: np.ndarray) -> torch.Tensor:
-        with torch.no_grad():
-            return self.network.initial_state(torch.as_tensor(x, dtype=self.dtype))
-
-    def timed(self, x: np.ndarray) -> Callable[[], object]:
-        z0 = self._z0(x)
-        return lambda: self._solve(self.network.field, z0)
-
-    def outcome(self, x: np.ndarray) -> Outcome:
-        field = _CountingField(self.network.field)
-        z = self._solve(field, self._z0(x))
-        with torch.no_grad():
-            probs = torch.softmax(self.network.head(z), dim=-1).double().numpy()
-        return Outcome(probs, np.array([field.calls]))
-
-    def path(self, batch: int) -> str:
-        return "torchdiffeq"
-
-
-class OdeserveCore(Core):
-    """odeserve's per-sample engine (float64), through one backend."""
-
-    nfe_per = "sample"
-
-    def __init__(self, runner: ModelRunner, cfg: SolverConfig) -> None:
-        self.runner, self.cfg = runner, cfg
-        self.name = f"odeserve {runner.backend.name}"
-
-    def timed(self, x: np.ndarray) -> Callable[[], object]:
-        z0, settings = self.runner.encode(x), SampleSettings.uniform(self.cfg, len(x))
-        return lambda: self.runner.backend.solve(self.cfg.method, z0, settings)
-
-    def outcome(self, x: np.ndarray) -> Outcome:
-        sol, probs = self.runner.solve_batch(x, self.cfg.method, SampleSettings.uniform(self.cfg, len(x)))
-        return Outcome(probs, sol.nfe)
-
-    def path(self, batch: int) -> str:
-        return self.runner.backend.route(self.cfg.method, batch)
 
 
 def alone_mismatches(core: Core, x: np.ndarray, together: Outcome, seed: int) -> int:
@@ -294,16 +191,6 @@ def measure(
         for row in measure_batch(cores, reference, sample_inputs(batch, seed + i), timing)
     ]
     return rows, skipped
-
-
-def load_version(store: Path, name: str, ref: str | None) -> Version:
-    """A stored version, as the service loads it (field.onnx when the version has one)."""
-    models = ModelStore(store)
-    folder = models.version_dir(name, ref)
-    manifest = models.verify(name, ref)
-    onnx_path = folder / "field.onnx"
-    field_onnx = onnx_path.read_bytes() if onnx_path.is_file() else None
-    return Version(load_network(folder, manifest), manifest, field_onnx)
 
 
 def targets(rows: Sequence[Row]) -> list[tuple[str, str, bool]]:

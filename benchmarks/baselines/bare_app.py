@@ -24,7 +24,7 @@ from models_store import DEFAULT_STORE_ROOT
 from service.engine import ModelRunner, SampleSettings, SolverConfig
 from service.http.body_limit import read_body
 
-from ..solver_core import load_version
+from ..cores import load_version
 
 _JSON = [(b"content-type", b"application/json")]
 

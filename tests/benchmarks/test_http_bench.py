@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from benchmarks import http_bench, wrk
+from benchmarks.cores import load_version
 from benchmarks.servers import running
-from benchmarks.solver_core import load_version
 from benchmarks.wrk import WrkResult
 from models_store import DEFAULT_STORE_ROOT
 from service.engine import ModelRunner, SolverConfig

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import solver_core
+from benchmarks.cores import Version
 from models_store import (
     WEIGHTS_FILE,
     ArchitectureSpec,
@@ -40,7 +41,7 @@ def manifest(version: int = 1, files: dict[str, str] | None = None) -> Manifest:
 
 def test_measure_gives_one_sane_row_per_core_and_batch() -> None:
     torch.manual_seed(0)
-    version = solver_core.Version(build_network(SPEC).eval(), manifest(), field_onnx=None)
+    version = Version(build_network(SPEC).eval(), manifest(), field_onnx=None)
     cfg = SolverConfig("dopri5", 1e-4, 1e-4, 0.05, 1000)
     rows, skipped = solver_core.measure(version, cfg, [1, 3], timing=QUICK)
     cores = ("torchdiffeq float32", "torchdiffeq float64", "odeserve torch")
