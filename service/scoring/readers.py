@@ -14,6 +14,7 @@ import math
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -157,35 +158,71 @@ class CsvReader:
         self._raw.close()
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        values: list[list[float]] = []
-        chunk = Chunk(np.empty(0), [], [], [])
         rows = self._rows
         while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                chunk.bad.append(BadRow(f"line {rows.line_num}", str(exc)))
-                continue
-            line = rows.line_num
-            if not row:
-                continue
+            raw: list[list[str]] = []  # the chunk's non-blank rows, and the line each ends on
+            lines: list[int] = []
+            broken: list[tuple[int, BadRow]] = []  # rows the CSV parser refused
+            while len(raw) + len(broken) < size:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    broken.append((rows.line_num, BadRow(f"line {rows.line_num}", str(exc))))
+                    continue
+                if row:
+                    raw.append(row)
+                    lines.append(rows.line_num)
+            if not raw and not broken:
+                return
+            yield self._chunk(raw, lines, broken)
+
+    def _chunk(self, raw: list[list[str]], lines: list[int], broken: list[tuple[int, BadRow]]) -> Chunk:
+        """The rows as a chunk: all at once when every one is well-formed (the usual case: numpy
+        parses the numbers with Python's own rules), else row by row, each bad row with its reason."""
+        numbers = self._all_numbers(raw)
+        if numbers is None:
+            return self._row_by_row(raw, lines, broken)
+        ids = [str(line) for line in lines] if self._id is None else [row[self._id] for row in raw]
+        carried = [[row[i] for i in self._carry] for row in raw] if self._carry else [[] for _ in raw]
+        chunk = Chunk(numbers, ids, carried, [f"line {line}" for line in lines])
+        chunk.bad = [bad for _, bad in broken]
+        return chunk
+
+    def _all_numbers(self, raw: list[list[str]]) -> np.ndarray | None:
+        """The features of every row, or None when any row is not plainly good (wrong width, not
+        ASCII, not a number, not finite): the row-by-row path then says which and why."""
+        if not raw or set(map(len, raw)) != {self._width}:
+            return None
+        text = "".join(chain.from_iterable(raw))
+        if not text.isascii() or "\x00" in text:  # numpy's strings would drop a trailing NUL
+            return None
+        try:
+            values = np.array(raw)[:, self._features].astype(np.float64)
+        except ValueError:
+            return None
+        if not np.isfinite(values).all():
+            return None
+        return values.reshape(-1, *self._shape)
+
+    def _row_by_row(self, raw: list[list[str]], lines: list[int], broken: list[tuple[int, BadRow]]) -> Chunk:
+        values: list[list[float]] = []
+        chunk = Chunk(np.empty(0), [], [], [])
+        bad = list(broken)
+        for row, line in zip(raw, lines, strict=True):
             reason = self._check(row)
             if reason is None:
                 numbers, reason = self._numbers(row)
                 if reason is None:
                     values.append(numbers)
                     chunk.ids.append(str(line) if self._id is None else row[self._id])
-                    chunk.passthrough.append([row[i] for i in self._carry] if self._carry else [])
+                    chunk.passthrough.append([row[i] for i in self._carry])
                     chunk.places.append(f"line {line}")
             if reason is not None:
-                chunk.bad.append(BadRow(f"line {line}", reason))
-            if len(values) + len(chunk.bad) >= size:
-                yield self._finish(chunk, values)
-                values, chunk = [], Chunk(np.empty(0), [], [], [])
-        if values or chunk.bad:
-            yield self._finish(chunk, values)
+                bad.append((line, BadRow(f"line {line}", reason)))
+        chunk.bad = [row for _, row in sorted(bad, key=lambda pair: pair[0])]  # in file order
+        return self._finish(chunk, values)
 
     def _check(self, row: list[str]) -> str | None:
         if len(row) != self._width:

@@ -113,6 +113,23 @@ def test_bad_rows_are_reported_with_line_and_reason_and_the_others_scored(
     ]
 
 
+@pytest.mark.parametrize("chunk", ["3", "100"])
+def test_a_chunk_of_good_rows_reads_numbers_as_one_with_bad_rows(
+    loaded: LoadedVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: str
+) -> None:
+    """A chunk whose rows are all good is parsed at once; one with a bad row, row by row. Both read
+    numbers by Python's rules (spaces, underscores, exponents, signs, any Unicode digits), so the
+    same row scores the same whichever chunk it lands in."""
+    path = tmp_path / "spellings.csv"
+    path.write_text("x,y\n 0.5 ,+0.25\n1_0e-1,-5E-1\n\u0661,.5\nx,1\n0.5,\x00\n2,0.1\n", encoding="utf-8")
+    code, rows, err = score(capsys, MODEL, path, "--chunk-size", chunk, "-q")
+    assert code == 1 and [r["line"] for r in rows] == ["2", "3", "4", "7"]
+    labels, probs, nfe = expected(loaded, np.array([[0.5, 0.25], [1.0, -0.5], [1.0, 0.5], [2.0, 0.1]]))
+    assert [r["predicted"] for r in rows] == labels and [int(r["nfe"]) for r in rows] == nfe
+    np.testing.assert_allclose(probabilities(rows, loaded.manifest.classes), probs, rtol=0, atol=1e-12)
+    assert [line.split(": ")[1] for line in err.splitlines()] == ["line 5", "line 6"]
+
+
 def test_aliases_resolve_through_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "in.csv", ["x", "y"], points(3).tolist())
     for ref in ("stable", "latest", "1"):
