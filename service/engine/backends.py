@@ -22,11 +22,11 @@ from google.protobuf.message import DecodeError
 
 from .cancel import Cancelled, CancelToken, checked
 from .config import SampleSettings
-from .integrate import Solution, integrate
+from .integrate import Solution
 from .mlp import MlpField, mlp_field
 from .onnx import OUTPUTS, PROBABILITIES, STATES_AT, TIMES, FieldConversionError, Head, build_solver
 from .reference import TorchField
-from .solve import check_times, solve_samples
+from .solve import check_times, integrate_samples, solve_samples
 from .tableaus import TABLEAUS
 
 BackendName = Literal["auto", "torch", "onnxruntime"]
@@ -141,17 +141,7 @@ class NumpyBackend(Backend):
         if times is not None:
             times = np.ascontiguousarray(times, dtype=np.float64)
             check_times(times, self.interval)
-        return integrate(
-            checked(self.field, cancel),
-            tableau,
-            y0,
-            *self.interval,
-            rtol=settings.rtol,
-            atol=settings.atol,
-            step_size=settings.step_size,
-            max_steps=settings.max_steps,
-            times=times,
-        )
+        return integrate_samples(checked(self.field, cancel), tableau, y0, self.interval, settings, times)
 
 
 class OnnxRuntimeBackend(Backend):

@@ -14,7 +14,7 @@ from .exceptions import StepLimitExceeded
 from .integrate import Solution, integrate
 from .reference import TorchField, solve_reference
 from .rk import Field
-from .tableaus import TABLEAUS
+from .tableaus import TABLEAUS, ButcherTableau
 
 
 def fixed_steps_needed(config: SolverConfig, t0: float, t1: float) -> int:
@@ -73,18 +73,30 @@ def solve_samples(
             times=times,
         )
     with torch.inference_mode():
-        return integrate(
-            numpy_field(field),
-            tableau,
-            y0.detach().numpy(),
-            t0,
-            t1,
-            rtol=settings.rtol,
-            atol=settings.atol,
-            step_size=settings.step_size,
-            max_steps=settings.max_steps,
-            times=None if times is None else times.detach().numpy(),
-        )
+        grid = None if times is None else times.detach().numpy()
+        return integrate_samples(numpy_field(field), tableau, y0.detach().numpy(), interval, settings, grid)
+
+
+def integrate_samples(
+    field: Field,
+    tableau: ButcherTableau,
+    y0: np.ndarray,
+    interval: tuple[float, float],
+    settings: SampleSettings,
+    times: np.ndarray | None = None,
+) -> Solution:
+    """The one solver loop (:func:`.integrate.integrate`) with each sample's own settings."""
+    return integrate(
+        field,
+        tableau,
+        y0,
+        *interval,
+        rtol=settings.rtol,
+        atol=settings.atol,
+        step_size=settings.step_size,
+        max_steps=settings.max_steps,
+        times=times,
+    )
 
 
 def numpy_field(field: TorchField) -> Field:
