@@ -8,22 +8,24 @@ import torch
 
 from models_store import ArchitectureSpec, FieldSpec, OdeClassifier, build_network
 from models_store.architecture import Activation
-from service.engine.mlp import mlp_field
+from service.engine.mlp import BLOCK, GEMV_ROWS, mlp_field
 
 ACTIVATIONS: tuple[Activation, ...] = ("tanh", "relu", "softplus", "elu", "silu", "sigmoid")
 
 
-def _network(activation: Activation, time_input: bool, hidden: list[int] | None = None) -> OdeClassifier:
+def _network(
+    activation: Activation, time_input: bool, hidden: list[int] | None = None, augment_dim: int = 1
+) -> OdeClassifier:
     torch.manual_seed(0)
     field = FieldSpec(hidden=hidden or [16, 8], activation=activation, time_input=time_input)
-    spec = ArchitectureSpec(input_shape=[2], augment_dim=1, num_classes=2, field=field)
+    spec = ArchitectureSpec(input_shape=[2], augment_dim=augment_dim, num_classes=2, field=field)
     return build_network(spec).double().eval()
 
 
-def _inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Times [n] and states [n, 3] wide enough to reach every branch (softplus above 20, ELU below 0)."""
+def _inputs(n: int, dims: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Times [n] and states [n, dims] wide enough to reach every branch (softplus above 20, ELU below 0)."""
     rng = np.random.default_rng(0)
-    return rng.uniform(0, 1, n), rng.normal(size=(n, 3)) * 15
+    return rng.uniform(0, 1, n), rng.normal(size=(n, dims)) * 15
 
 
 @pytest.mark.parametrize("time_input", [False, True], ids=["autonomous", "timed"])
@@ -36,6 +38,24 @@ def test_numpy_field_is_torchs_to_round_off(activation: Activation, time_input: 
     with torch.inference_mode():
         want = network.field(torch.from_numpy(t), torch.from_numpy(z)).numpy()
     got = field(t, np.ascontiguousarray(z.T)).T  # the solver loop's layout: [D, n]
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("samples", "augment_dim"),
+    [(BLOCK, 1), (2 * BLOCK + 37, 1), (300, GEMV_ROWS)],
+    ids=["one-block", "blocks-and-a-rest", "output-by-matrix-product"],
+)
+def test_blocks_and_wide_outputs_are_torchs_to_round_off(samples: int, augment_dim: int) -> None:
+    """Columns are evaluated in blocks of BLOCK; outputs of more than GEMV_ROWS rows by one matrix
+    product instead of a product per row: the paths a big batch or a wide state takes."""
+    network = _network("tanh", False, [32], augment_dim)
+    field = mlp_field(network.field)
+    assert field is not None
+    t, z = _inputs(samples, 2 + augment_dim)
+    with torch.inference_mode():
+        want = network.field(torch.from_numpy(t), torch.from_numpy(z)).numpy()
+    got = field(t, np.ascontiguousarray(z.T)).T
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
 
 
