@@ -130,6 +130,45 @@ def test_a_chunk_of_good_rows_reads_numbers_as_one_with_bad_rows(
     assert [line.split(": ")[1] for line in err.splitlines()] == ["line 5", "line 6"]
 
 
+@pytest.mark.parametrize("chunk", ["1", "2", "100"])
+def test_line_ids_follow_quoted_line_breaks_and_blank_lines(
+    loaded: LoadedVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: str
+) -> None:
+    """A row's id is the line it ends on, whatever the chunk: quoted fields may span lines (LF,
+    CRLF, CR), blank lines are skipped; kept values come out as they went in."""
+    path = tmp_path / "multiline.csv"
+    path.write_bytes(
+        b"x,y,note\n"  # line 1
+        b'0.5,0.25,"one, line"\n'  # 2
+        b'1,0.5,"two\nlines"\n'  # 3-4
+        b"\n"  # 5: blank
+        b'-1,0.5,"cr\r\nlf and ""quotes"""\r\n'  # 6-7
+        b'0.1,0.9,"a\rb"\n'  # 8-9 (a lone CR breaks a line too)
+        b"\n\n"  # 10, 11
+        b"2,0.1,last\n"  # 12
+    )
+    code, rows, err = score(capsys, MODEL, path, "--keep", "note", "--chunk-size", chunk, "-q")
+    assert code == 0, err
+    assert [r["line"] for r in rows] == ["2", "4", "7", "9", "12"]
+    assert [r["note"] for r in rows] == ["one, line", "two\nlines", 'cr\r\nlf and "quotes"', "a\rb", "last"]
+    x = np.array([[0.5, 0.25], [1, 0.5], [-1, 0.5], [0.1, 0.9], [2, 0.1]])
+    assert [r["predicted"] for r in rows] == expected(loaded, x)[0]
+
+
+@pytest.mark.parametrize("chunk", ["1", "100"])
+def test_a_row_the_csv_parser_refuses_is_reported_and_the_rest_scored(
+    loaded: LoadedVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: str
+) -> None:
+    limit = csv.field_size_limit()
+    path = tmp_path / "huge.csv"
+    path.write_text(f"x,y,note\n0.5,0.25,a\n1,0.5,{'z' * (limit + 1)}\n-1,0.5,c\n", encoding="utf-8")
+    code, rows, err = score(capsys, MODEL, path, "--keep", "note", "--chunk-size", chunk, "-q")
+    assert code == 1
+    assert [(r["line"], r["note"]) for r in rows] == [("2", "a"), ("4", "c")]
+    assert err == f"{path}: line 3: field larger than field limit ({limit})\n"
+    assert [r["predicted"] for r in rows] == expected(loaded, np.array([[0.5, 0.25], [-1, 0.5]]))[0]
+
+
 def test_aliases_resolve_through_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "in.csv", ["x", "y"], points(3).tolist())
     for ref in ("stable", "latest", "1"):
