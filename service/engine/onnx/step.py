@@ -69,13 +69,11 @@ def step_body(
     stages.push(f0 if tab.adaptive else b.field(t, y))
     for i in range(1, tab.stages):
         ti = b.op("Add", t, b.op("Mul", hs, b.const(tab.c[i]))) if timed else t
-        if tab.a[i - 1] == tab.b:  # FSAL: this stage's input is the solution; compute it once
-            y1 = stages.combine(tab.b)
-            stages.push(b.field(ti, y1))
-        else:
-            stages.push(stages.evaluate(ti, tab.a[i - 1]))
-    if not (tab.a and tab.a[-1] == tab.b):
-        y1 = stages.combine(tab.b)
+        stages.push(stages.evaluate(ti, tab.a[i - 1]))
+    # An FSAL tableau's last stage input is the solution too; evaluating it fused (one Gemm from the
+    # stack, as every stage) and the solution by its own MatMul costs the same two kernels as the
+    # solution first and the field's first layer on it, so no branch for it.
+    y1 = stages.combine(tab.b)
     if tab.adaptive:
         assert tab.b_error is not None
         # the error weights carry sqrt(C) (see controller.growth), so squares is C * sum((err/scale)^2)
