@@ -29,6 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .bulk import observe_many
 from .multiprocess import (
     WorkerFilesCollector,
     drop_dead_workers,
@@ -198,14 +199,13 @@ class Metrics:
         if len(known) == 1 or any(len(s) != len(nfe) for s in known):
             raise ValueError("nfe, accepted and rejected need one entry per sample")
         series = self._solve_series(model, version, method)
-        for count in nfe if traffic else ():
-            series.nfe.observe(count)
+        if traffic:
+            observe_many(series.nfe, nfe)
         if accepted is not None and rejected is not None:
             series.accepted.inc(sum(accepted))
             series.rejected.inc(sum(rejected))
         series.batch_size.observe(len(nfe) if batch_size is None else batch_size)
-        for seconds in queue_waits:
-            series.queue_wait.observe(seconds)
+        observe_many(series.queue_wait, queue_waits)
 
     def _solve_series(self, model: str, version: str, method: str) -> _SolveSeries:
         """The labelled children of one (model, version, method), looked up once (hot path)."""
