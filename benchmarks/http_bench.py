@@ -7,7 +7,9 @@ predict in the same run.
 Each server runs alone (started, warmed up, loaded at every connection count, stopped) as one
 uvicorn worker on a free 127.0.0.1 port; wrk POSTs ``{"inputs": [[0.5, -0.2]]}``. The table gives
 req/s, p50, p99 and errors, and each row's ratios to the floor and to the naive server at the same
-connection count; the targets of the issue are checked at the end. The bare solve (a raw ASGI
+connection count; the targets of the issue are checked at the end. The naive server and odeserve
+also answer big requests (``--big-inputs`` points each, default 1024, rows ``naive-big`` and
+``odeserve-big``), compared by samples per second. The bare solve (a raw ASGI
 callable around the same ONNX Runtime solve, nothing else) shows how far the solve alone puts
 any server from the floor. ``--help`` lists the options.
 """
@@ -15,6 +17,7 @@ any server from the floor. ``--help`` lists the options.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import tempfile
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -39,6 +43,17 @@ FLOOR, BARE, NAIVE, ODESERVE = SERVERS
 TRAJECTORY = "odeserve-trajectory"
 """The rows of odeserve's trajectory route, measured right after its predict rows on the same server."""
 TRAJECTORY_BODY = '{"inputs": [[0.5, -0.2]], "num_points": 10}'
+BIG = "-big"
+"""Suffix of the rows of requests with ``--big-inputs`` inputs each (naive and odeserve only)."""
+BIG_SERVERS = (NAIVE, ODESERVE)
+BIG_SPEEDUP = 2.0  # the issue's big-batch target (2x torchdiffeq f32), here over HTTP
+
+
+def big_body(inputs: int, seed: int = 0) -> str:
+    """A predict body of ``inputs`` points over the moons range, the same for a given seed."""
+    rng = np.random.default_rng(seed)
+    points = rng.uniform([-1.5, -1.0], [2.5, 1.5], size=(inputs, 2))
+    return json.dumps({"inputs": points.tolist()})
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class Row:
     server: str
     connections: int
     result: wrk.WrkResult
+    inputs: int = 1  # per request
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip odeserve's trajectory rows (POST .../trajectory, num_points 10, one input)",
     )
+    add(
+        "--big-inputs",
+        type=int,
+        default=1024,
+        help="inputs per request of the big-batch rows of naive and odeserve (default 1024; 0 skips them)",
+    )
+    add("--big-connections", type=int, nargs="+", default=[1, 2], help="for the big-batch rows (default 1 2)")
     add("--pin-wrk", type=int, metavar="CORE", help="run wrk on this core only (taskset)")
     add("--pin-server", type=int, metavar="CORE", help="run each server on this core only (taskset)")
     add("--output", type=Path, help="result file (default benchmarks/results/http-<time>.json)")
@@ -165,21 +188,24 @@ def measure(
     name: str | None = None,
     path: str | None = None,
     body: str = wrk.BODY,
+    inputs: int = 1,
+    connection_counts: Sequence[int] | None = None,
 ) -> list[Row]:
     """Warm ``server`` up, then one wrk run per connection count (of predict, or ``path``)."""
     url = server.url(path or server.spec.predict_path)
     name = name or server.spec.name
+    counts = connection_counts or args.connections
     if args.warmup > 0:
-        wrk.run(url, load_settings(args, max(args.connections), args.warmup), body)
+        wrk.run(url, load_settings(args, max(counts), args.warmup), body)
     rows = []
-    for connections in args.connections:
+    for connections in counts:
         time.sleep(1.0)  # let the previous run's sockets close
         result = wrk.run(url, load_settings(args, connections, args.duration), body)
         console.print(
             f"  {name:>8} c={connections:<3} {result.rps:9.1f} req/s  "
             f"p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
         )
-        rows.append(Row(name, connections, result))
+        rows.append(Row(name, connections, result, inputs))
     return rows
 
 
@@ -219,12 +245,16 @@ def compare(rows: list[Row]) -> list[dict[str, Any]]:
     by_key = {(row.server, row.connections): row.result for row in rows}
     out = []
     for row in rows:
-        floor, naive = by_key.get((FLOOR, row.connections)), by_key.get((NAIVE, row.connections))
+        big = row.server.endswith(BIG)  # big-batch rows compare with the naive server's big rows
+        floor = None if big else by_key.get((FLOOR, row.connections))
+        naive = by_key.get((NAIVE + (BIG if big else ""), row.connections))
         res = row.result
         out.append(
             {
                 "server": row.server,
                 "connections": row.connections,
+                "inputs_per_request": row.inputs,
+                "samples_per_s": res.rps * row.inputs,
                 **res.as_dict(),
                 "rps_vs_floor": ratio(res.rps, floor.rps) if floor else None,
                 "p50_vs_floor": ratio(res.p50_ms, floor.p50_ms) if floor else None,
@@ -260,6 +290,17 @@ def targets(rows: list[Row]) -> list[Target]:
         found.append(_share("16 connections: trajectory req/s >= 50% of predict's", t16.rps, o16.rps, 0.5))
     if t1 and o1:
         found.append(_times("1 connection: trajectory p50 <= 1.5x predict's", t1.p50_ms, o1.p50_ms, 1.5))
+    for connections in sorted({row.connections for row in rows if row.server == ODESERVE + BIG}):
+        ours, naive = get((ODESERVE + BIG, connections)), get((NAIVE + BIG, connections))
+        if ours and naive:
+            found.append(
+                Target(
+                    f"big requests, {connections} connection(s): odeserve samples/s >= {BIG_SPEEDUP:g}x "
+                    "the naive server's (torchdiffeq float32)",
+                    f"{ours.rps / naive.rps:.2f}x",
+                    ours.rps >= BIG_SPEEDUP * naive.rps,
+                )
+            )
     return found
 
 
@@ -278,6 +319,7 @@ def render(console: Console, compared: list[dict[str, Any]], found: list[Target]
     columns = (
         "server",
         "conns",
+        "samples/s",
         "req/s",
         "p50 ms",
         "p99 ms",
@@ -292,6 +334,7 @@ def render(console: Console, compared: list[dict[str, Any]], found: list[Target]
         table.add_row(
             r["server"],
             str(r["connections"]),
+            f"{r['samples_per_s']:.0f}",
             f"{r['rps']:.1f}",
             f"{r['p50_ms']:.2f}",
             f"{r['p99_ms']:.2f}",
@@ -333,6 +376,11 @@ def run_all(args: argparse.Namespace, console: Console, log_dir: Path) -> tuple[
             if trajectory:
                 path = trajectory_path(spec.predict_path)
                 rows += measure(server, args, console, TRAJECTORY, path, TRAJECTORY_BODY)
+            if args.big_inputs and spec.name in BIG_SERVERS:
+                rows += measure(
+                    server, args, console, spec.name + BIG, None, big_body(args.big_inputs),
+                    args.big_inputs, args.big_connections,
+                )  # fmt: skip
     return rows, answers
 
 
@@ -376,6 +424,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "odeserve_env": parse_env(args.env),
         "odeserve_args": args.odeserve_args,
         "body": wrk.BODY,
+        "big_inputs": args.big_inputs,
+        "big_connections": args.big_connections,
         "pin_wrk": args.pin_wrk,
         "pin_server": args.pin_server,
         "wrk": wrk.version(),

@@ -81,6 +81,30 @@ def test_trajectory_targets_compare_with_predict_in_the_same_run(
     assert share.measured == f"{t16_rps / 1200:.0%}" and latency.measured == f"{t1_p50 / 0.9:.2f}x"
 
 
+@pytest.mark.parametrize(("ours_rps", "passed"), [(90.0, True), (70.0, False)])
+def test_big_rows_compare_samples_with_the_naive_servers_big_rows(ours_rps: float, passed: bool) -> None:
+    """Big requests (1024 inputs) are judged by samples/s against the naive server's big requests
+    at the same connection count, never against one-input rows."""
+    rows = [
+        *ROWS,
+        http_bench.Row("naive-big", 1, result(40, 24.0), 1024),
+        http_bench.Row("odeserve-big", 1, result(ours_rps, 11.0), 1024),
+    ]
+    compared = {(r["server"], r["connections"]): r for r in http_bench.compare(rows)}
+    big = compared["odeserve-big", 1]
+    assert big["samples_per_s"] == pytest.approx(ours_rps * 1024)
+    assert big["rps_vs_naive"] == pytest.approx(ours_rps / 40) and big["rps_vs_floor"] is None
+    assert compared["odeserve", 1]["samples_per_s"] == pytest.approx(1000)
+    found = [t for t in http_bench.targets(rows) if t.claim.startswith("big")]
+    assert [(t.measured, t.passed) for t in found] == [(f"{ours_rps / 40:.2f}x", passed)]
+
+
+def test_a_big_body_holds_the_points_asked_for() -> None:
+    inputs = json.loads(http_bench.big_body(1024))["inputs"]
+    assert len(inputs) == 1024 and all(len(p) == 2 for p in inputs)
+    assert http_bench.big_body(8) == http_bench.big_body(8) != http_bench.big_body(8, seed=1)
+
+
 def test_trajectory_rows_are_skipped_on_request() -> None:
     assert http_bench.build_parser().parse_args([]).trajectory
     assert not http_bench.build_parser().parse_args(["--no-trajectory"]).trajectory
