@@ -4,8 +4,9 @@ stopped) and a full queue (503 + Retry-After at once, accepted work completes, t
 from __future__ import annotations
 
 import shutil
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -123,27 +124,43 @@ def test_a_body_that_cannot_be_decoded_is_a_validation_error(server: httpx.Clien
 
 def test_a_full_door_refuses_before_the_body_is_read(server: httpx.Client) -> None:
     """Under a storm a refusal must be cheap: with the door full (5 requests inside), even a body
-    that is not JSON gets 503 overloaded (the admission check runs before parsing), not 422."""
-    base = str(server.base_url)
+    that is not JSON gets 503 overloaded (the admission check runs before parsing), not 422.
 
-    def call(body: dict) -> int:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            return client.post(PREDICT, json=body).status_code
-
+    The five seats are held by requests whose bodies never finish arriving: they stay inside for as
+    long as their connections are open, so nothing races (slow solves finished too soon on a
+    loaded machine, and the door was never seen full)."""
+    url = httpx.URL(str(server.base_url))
+    head = (
+        f"POST {PREDICT} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{"
+    ).encode()
     garbage = {"content": b"not json", "headers": {"Content-Type": "application/json"}}
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        # Five slow solves (~0.4 s each here, batched together; deadline 2 s) fill the door and
-        # hold it while any of them runs: no race with quick requests that come and go.
-        holders = [pool.submit(call, euler(1 / 4000)) for _ in range(5)]
-        time.sleep(0.2)
-        statuses = []
-        while not all(h.done() for h in holders) and 503 not in statuses:
-            statuses.append(server.post(PREDICT, **garbage).status_code)
+    holders = [socket.create_connection((url.host, url.port), timeout=10) for _ in range(5)]
+    try:
+        for holder in holders:
+            holder.sendall(head)  # the headers and 1 byte of 100: the server waits for the rest
+        statuses = _until(lambda: server.post(PREDICT, **garbage).status_code, 503)
+        assert set(statuses) <= {422, 503}, statuses
+        answer = server.post(PREDICT, **garbage)  # still full: refused at once, said so
+        assert answer.status_code == 503 and answer.json()["error"]["type"] == "overloaded"
+        assert int(answer.headers["retry-after"]) >= 1
+    finally:
+        for holder in holders:
+            holder.close()
+    # the holders' connections closed, their seats are free: parsed as usual
+    assert _until(lambda: server.post(PREDICT, **garbage).status_code, 422)[-1] == 422
+
+
+def _until(call: Callable[[], int], status: int, timeout_s: float = 10.0) -> list[int]:
+    """The statuses ``call`` answered until it answered ``status`` (or the time ran out)."""
+    statuses: list[int] = []
+    deadline = time.monotonic() + timeout_s
+    while status not in statuses and time.monotonic() < deadline:
+        statuses.append(call())
+        if statuses[-1] != status:
             time.sleep(0.01)
-        assert {h.result() for h in holders} <= {200, 503, 504}  # 503: a garbage request held a seat
-    assert 503 in statuses, statuses
-    assert set(statuses) <= {422, 503}
-    assert server.post(PREDICT, **garbage).status_code == 422  # once drained, parsed as usual
+    assert statuses[-1] == status, statuses
+    return statuses
 
 
 def test_a_storm_waits_in_line_instead_of_being_refused(store_template: Path, tmp_path: Path) -> None:
