@@ -127,7 +127,11 @@ class ModelRunner:
         manifest: Manifest,
         field_onnx: bytes | None = None,
         backend: BackendName = "torch",
+        warm: bool = True,
     ) -> None:
+        """``warm``: build every solver variant of the default method now (a server, whose first
+        requests must not wait for one); False builds each on first use (a one-off command that
+        needs one or two of them)."""
         self.manifest = manifest
         self.network = copy.deepcopy(network).to(torch.float64).eval().requires_grad_(False)
         self.interval = (float(manifest.interval[0]), float(manifest.interval[1]))
@@ -148,7 +152,8 @@ class ModelRunner:
             SampleSettings.uniform(default, _PROBE_SAMPLES),
             self.head,
         )
-        self.backend.warm(default.method)
+        if warm:
+            self.backend.warm(default.method)
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
         """z(0) [B, D] for a batch [B, *input_shape] (augmented dimensions included), float64."""

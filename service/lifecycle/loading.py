@@ -128,7 +128,12 @@ def refresh_version(
 
 
 def load_version(
-    store: ModelStore, name: str, version: int, current: Fingerprint, backend: BackendName = "auto"
+    store: ModelStore,
+    name: str,
+    version: int,
+    current: Fingerprint,
+    backend: BackendName = "auto",
+    warm: bool = True,
 ) -> VersionState:
     """Verify, rebuild and self-test one version; any failure becomes a FailedVersion with its reason.
 
@@ -141,7 +146,7 @@ def load_version(
         folder = store.root / name / str(version)
         digest = sha256_file(folder / MANIFEST_FILE)
         field_onnx = (folder / FIELD_ONNX).read_bytes() if FIELD_ONNX in manifest.files else None
-        runner = ModelRunner(load_network(folder, manifest), manifest, field_onnx, backend)
+        runner = ModelRunner(load_network(folder, manifest), manifest, field_onnx, backend, warm)
         golden = load_golden(folder)
         self_test(runner, manifest, golden)
         baseline = golden_baseline(runner, manifest, golden)

@@ -110,6 +110,23 @@ def test_both_graph_variants_are_built_at_load(runners) -> None:
     assert {(method, False, False), (method, True, False)} <= set(backend._sessions)
 
 
+def test_a_cold_runner_builds_the_variants_it_uses_when_it_uses_them(tiny, tiny_onnx) -> None:
+    """``warm=False`` (the scoring command): nothing built ahead beyond the load's own probe, and a
+    solve that needs another variant builds it then, with the same answer as a warm runner's."""
+    cold = ModelRunner(*tiny, tiny_onnx, backend="onnxruntime", warm=False)
+    assert isinstance(cold.backend, OnnxRuntimeBackend)
+    method = cold.manifest.default_solver.method
+    assert (method, False, True) not in cold.backend._sessions  # the trajectory variant: not yet
+    x = np.random.default_rng(3).normal(size=(4, 2))
+    times = np.linspace(*cold.interval, 5)
+    cfg = SolverConfig.resolve(cold.manifest.default_solver)
+    got = cold.trajectory(x, times, cfg)
+    assert (method, False, True) in cold.backend._sessions
+    warm = ModelRunner(*tiny, tiny_onnx, backend="onnxruntime").trajectory(x, times, cfg)
+    np.testing.assert_array_equal(got.states, warm.states)
+    assert got.final.nfe == warm.final.nfe
+
+
 @pytest.fixture(scope="module", params=["timed", "autonomous"])
 def served(request: pytest.FixtureRequest, tiny, tiny_onnx) -> ModelRunner:
     """What ``auto`` serves: a timed, augmented field, and an autonomous one (the moons kind)."""
