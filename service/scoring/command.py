@@ -151,18 +151,29 @@ def score(args: argparse.Namespace) -> int:
         )
         if isinstance(loaded, FailedVersion):
             raise UsageError(f"{loaded.key} cannot be served: {loaded.reason}")
-        # The loaded libraries and model are some 200,000 long-lived objects: kept out of the cyclic
-        # GC while scoring, or each full collection (the rows' lists set them off) walks them all
-        # (~0.13 s of a 100,000-row file here), as the service's lifespan does for its lifetime.
-        gc.freeze()
-        with _output(args.output) as stream:
+        with _heap_frozen(), _output(args.output) as stream:
             writer = CsvWriter(
                 stream, reader.id_header, reader.passthrough_headers, manifest.classes, args.label_column
             )
             return _score_all(reader, writer, loaded, config, args)
     finally:
-        gc.unfreeze()  # a caller in the same process (tests, benchmarks) gets its collector back
         reader.close()
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """The loaded libraries and model (some 200,000 long-lived objects) out of the cyclic GC while
+    scoring, as the service's lifespan keeps them for its lifetime: else each full collection (the
+    rows' lists set them off) walks them all, ~0.13 s of a 100,000-row file here. A caller in the
+    same process (tests, benchmarks) gets its collector back; one that froze its own heap keeps it."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def solver_config(args: argparse.Namespace, manifest: Manifest, settings: Settings) -> SolverConfig:

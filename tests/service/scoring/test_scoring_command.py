@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import shutil
 import subprocess
@@ -300,6 +301,25 @@ def test_csv_with_a_byte_order_mark(
     code, rows, err = score(capsys, MODEL, path, "-q")
     assert code == 0, err
     assert [r["predicted"] for r in rows] == expected(loaded, x)[0]
+
+
+def test_scoring_leaves_the_callers_collector_as_it_found_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command keeps the loaded model out of the cyclic GC while it scores, then hands an
+    in-process caller its collector back; a caller that froze its own heap keeps it frozen."""
+    path = write_csv(tmp_path / "in.csv", ["x", "y"], points(3).tolist())
+    for frozen in (False, True):
+        gc.unfreeze()
+        if frozen:
+            gc.freeze()
+        before = gc.get_freeze_count()
+        assert (before > 0) == frozen
+        code, _, err = score(capsys, MODEL, path, "-q")
+        assert code == 0, err
+        after = gc.get_freeze_count()  # frozen objects freed meanwhile leave the count
+        assert after == 0 if not frozen else after > before // 2, (before, after)
+    gc.unfreeze()
 
 
 def test_python_m_service_score_writes_output_file(tmp_path: Path) -> None:
