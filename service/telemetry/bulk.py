@@ -19,17 +19,21 @@ from collections.abc import Sequence
 import numpy as np
 from prometheus_client import Histogram
 
+ONE_BY_ONE = 8
+"""Up to this many values are observed one by one: the counting costs ~7 us whatever the count,
+one ``observe`` ~1.4 us (4 values: 5.3 us one by one; 16: 21 us against 8; 256: 324 against 18).
+A one-point predict records one NFE and one queue wait, on its hot path."""
+
 
 def observe_many(histogram: Histogram, values: Sequence[float] | np.ndarray) -> None:
     """``histogram.observe(v)`` for every ``v`` of ``values``, in a handful of calls."""
-    bounds, buckets, total = (getattr(histogram, n, None) for n in ("_upper_bounds", "_buckets", "_sum"))
+    bounds = getattr(histogram, "_upper_bounds", None) if len(values) > ONE_BY_ONE else None
+    buckets, total = getattr(histogram, "_buckets", None), getattr(histogram, "_sum", None)
     if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
-        for value in values:  # pragma: no cover -- only with a prometheus-client that moved them
+        for value in values:  # few values, or a prometheus-client release that moved what we read
             histogram.observe(value)
         return
     array = np.asarray(values, dtype=np.float64)
-    if not len(array):
-        return
     # observe() puts v in the first bucket whose upper bound is >= v (the last is +Inf): searchsorted
     # with side="left" is that index; a NaN lands past the last bucket, counted in none, as observe()
     counts = np.bincount(np.searchsorted(np.asarray(bounds), array, side="left"), minlength=len(bounds) + 1)

@@ -7,14 +7,15 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from service.telemetry.bulk import observe_many
+from service.telemetry.bulk import ONE_BY_ONE, observe_many
 
 NFE_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, math.inf)
 
 CASES = {
     "nfe": ([34, 34, 40, 26, 34, 1000, 2000, 8, 9, 16, 17] * 30, NFE_BUCKETS),
-    "on-bounds": ([0.005, 0.01, 0.0100001, 10.0, 10.5, 0.0, -1.0], Histogram.DEFAULT_BUCKETS),
-    "waits": ([1e-6, 3e-4, 0.02, 0.3, 7.0], Histogram.DEFAULT_BUCKETS),
+    "on-bounds": ([0.005, 0.01, 0.0100001, 10.0, 10.5, 0.0, -1.0] * 3, Histogram.DEFAULT_BUCKETS),
+    "waits": ([1e-6, 3e-4, 0.02, 0.3, 7.0] * 4, Histogram.DEFAULT_BUCKETS),
+    "one": ([34], NFE_BUCKETS),  # few values: observed one by one
     "none": ([], NFE_BUCKETS),
 }
 
@@ -60,6 +61,7 @@ def test_the_values_are_counted_per_bucket_not_observed_one_by_one(monkeypatch: 
 
     monkeypatch.setattr(histogram, "observe", refuse)
     observe_many(histogram, [34] * 1000)
+    assert ONE_BY_ONE < 1000
     assert registry.get_sample_value("odeserve_test_count", {"model": "m"}) == 1000
     assert registry.get_sample_value("odeserve_test_bucket", {"model": "m", "le": "32.0"}) == 0
     assert registry.get_sample_value("odeserve_test_bucket", {"model": "m", "le": "64.0"}) == 1000
